@@ -1,0 +1,3 @@
+//! Configuration files: `mailrc` (mailx start-up files).
+
+pub mod mailrc;

@@ -1,0 +1,13 @@
+//! The mail model shared by the reader and (later) the server. No I/O.
+//!
+//! - [`charset`]: charset labels → UTF-8 (WHATWG labels via `encoding_rs`, plus aliases).
+//! - [`header`]: header blocks, unfolding, RFC 2047 encoded-words, RFC 2231 parameters.
+//! - [`address`]: RFC 5322 addresses, as far as the header summary needs them.
+//! - [`date`]: RFC 5322 `Date:` and `From_` line dates.
+//! - [`mime`]: MIME part tree → text for the terminal (RFC 2045–2049).
+
+pub mod address;
+pub mod charset;
+pub mod date;
+pub mod header;
+pub mod mime;
