@@ -1,0 +1,1 @@
+//! s-nail conformance (filled by the fixtures work).

@@ -1,0 +1,5 @@
+//! The one integration test binary: runs the real `rmail` with HOME, MAIL and MAILRC in a
+//! temp dir (see `util`).
+
+mod conformance;
+mod util;

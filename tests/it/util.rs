@@ -1,0 +1,58 @@
+//! Shared test helpers: a sandboxed `rmail` command and Debian peer discovery.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Path of the `rmail` binary under test.
+pub fn rmail_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_rmail"))
+}
+
+/// Directory of committed fixtures (`tests/fixtures`).
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// A `rmail` command whose environment cannot reach the real `$HOME`, `/var/mail` or rc files:
+/// HOME = `home`, MAIL = `home/spool`, MAILRC = /dev/null, MBOX = `home/mbox`, no pager,
+/// USER/LOGNAME = `tester`, TZ = UTC, LC_ALL = C.UTF-8, not a terminal.
+pub fn rmail(home: &Path) -> Command {
+    let mut c = Command::new(rmail_bin());
+    sandbox_env(&mut c, home);
+    c
+}
+
+/// Applies the sandbox environment of [`rmail`] to any command (also used for s-nail).
+pub fn sandbox_env(c: &mut Command, home: &Path) {
+    c.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("MAIL", home.join("spool"))
+        .env("MBOX", home.join("mbox"))
+        .env("MAILRC", "/dev/null")
+        .env("USER", "tester")
+        .env("LOGNAME", "tester")
+        .env("TZ", "UTC")
+        .env("LC_ALL", "C.UTF-8")
+        .env("PAGER", "cat")
+        .env("TERM", "dumb");
+}
+
+/// Finds a Debian peer program (e.g. `s-nail`) on PATH. When it is missing: with
+/// `RMAIL_REQUIRE_PEERS=1` the test fails; otherwise it prints a skip message and returns None.
+pub fn require_peer(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path).chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin")]) {
+        let p = dir.join(name);
+        if p.is_file() {
+            return Some(p);
+        }
+    }
+    if std::env::var("RMAIL_REQUIRE_PEERS").as_deref() == Ok("1") {
+        panic!("peer `{name}` is required (RMAIL_REQUIRE_PEERS=1) but not installed");
+    }
+    eprintln!("SKIP: peer `{name}` not installed; install it or set RMAIL_REQUIRE_PEERS=1 to fail");
+    None
+}
