@@ -24,7 +24,10 @@ pub fn parse_list(value: &[u8]) -> Vec<Mailbox> {
                 mailparse::MailAddr::Group(g) => g
                     .addrs
                     .iter()
-                    .map(|s| Mailbox { name: s.display_name.clone(), addr: s.addr.clone() })
+                    .map(|s| Mailbox {
+                        name: s.display_name.clone(),
+                        addr: s.addr.clone(),
+                    })
                     .collect(),
             })
             .collect(),
@@ -33,7 +36,10 @@ pub fn parse_list(value: &[u8]) -> Vec<Mailbox> {
             if t.is_empty() {
                 vec![]
             } else {
-                vec![Mailbox { name: None, addr: t.to_owned() }]
+                vec![Mailbox {
+                    name: None,
+                    addr: t.to_owned(),
+                }]
             }
         }
     }
