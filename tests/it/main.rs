@@ -2,7 +2,5 @@
 //! temp dir (see `util`).
 
 mod conformance;
-mod docs;
-mod reader;
 mod fixtures_parse;
 mod util;
