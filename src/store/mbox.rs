@@ -1,7 +1,37 @@
 //! mbox reading, indexing and write-back (RFC 4155; mboxrd/mboxo quoting).
+//!
+//! "mbox" is a family of incompatible legacy formats; this module reads what Postfix local(8),
+//! procmail, s-nail, bsd-mailx and mutt write, and writes what they read:
+//!
+//! - **Snapshot.** [`Mbox::open`] indexes the file once under the mailbox lock (one streaming
+//!   pass, see `scan`), keeps the file open and reads messages on demand with `pread`; the
+//!   lock is not held between calls. Only the index (about 48 bytes a message plus the raw
+//!   `From`/`Subject`/`Date`/`To` values and the `From_` line) is in memory.
+//! - **Separators.** A valid `From_` line at the start of the file or after a blank line;
+//!   `Content-Length:` only when it points exactly at EOF or at such a line. Bytes before the
+//!   first separator are kept byte for byte.
+//! - **Reading.** [`Mbox::read_message`] removes the `From_` line and the separating blank
+//!   line, turns CRLF into LF and undoes mboxrd quoting (`>From ` → `From `, `>>From ` →
+//!   `>From `).
+//! - **Write-back.** [`Mbox::write_back`] rewrites the file in place under the lock, crash-safe
+//!   (see `rewrite`), keeping mail that arrived since the snapshot; `Status:` is written the
+//!   way mailx does (`R` read, `O` old). Nothing changed → the file is not touched.
+//! - **Appending.** [`append`] follows the MDA durability contract: lock, note the length,
+//!   write, fsync; truncate back on error.
+//!
+//! Invariants: every offset in the index points at a `From_` line of the snapshot; messages
+//! are contiguous and `sum(len) + prefix == snapshot length`; nothing panics on any input
+//! (out-of-range message numbers are the caller's bug and panic as slice indexing does).
 
-use std::io::{self, Read};
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+
+use super::from_line::{self, FromLine};
+use super::lock::MailboxLock;
+use super::rewrite;
+use super::scan::{self, CHUNK};
 
 /// Errors of the mailbox store.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +59,20 @@ pub struct Status {
     pub old: bool,
 }
 
+/// The `X-Status:` header's letters (mutt, s-nail, UW imapd): kept in the index, never
+/// rewritten by [`Mbox::write_back`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct XStatus {
+    /// `A`: answered.
+    pub answered: bool,
+    /// `F`: flagged.
+    pub flagged: bool,
+    /// `T`: draft.
+    pub draft: bool,
+    /// `D`: deleted (not acted upon by this store).
+    pub deleted: bool,
+}
+
 /// Header fields kept in the index for the header summary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
@@ -53,11 +97,30 @@ pub struct MessageMeta {
     pub len: u64,
     /// Length of the `From_` line including its line end.
     pub from_line_len: u32,
-    /// Line count over `len` (mailx's "lines").
+    /// Line count over `len` (mailx's "lines"; saturates at `u32::MAX`).
     pub lines: u32,
     /// Flags from `Status:`.
     pub status: Status,
-    fields: [(u32, u32); 5],
+    /// X-Status bits (`scan::X_*`).
+    pub(crate) xflags: u8,
+    /// Bit k set: field slot k (From, Subject, Date, To) present.
+    pub(crate) present: u8,
+    /// Arena offset of this message's values (slots in order, From_ line last).
+    pub(crate) arena_at: u32,
+    /// Value lengths by slot.
+    pub(crate) field_len: [u16; 5],
+}
+
+impl MessageMeta {
+    /// Flags from `X-Status:` (first occurrence).
+    pub fn xstatus(&self) -> XStatus {
+        XStatus {
+            answered: self.xflags & scan::X_ANSWERED != 0,
+            flagged: self.xflags & scan::X_FLAGGED != 0,
+            draft: self.xflags & scan::X_DRAFT != 0,
+            deleted: self.xflags & scan::X_DELETED != 0,
+        }
+    }
 }
 
 /// What to do with one message at write-back.
@@ -86,80 +149,82 @@ pub struct WriteBack {
 #[derive(Debug)]
 pub struct Mbox {
     path: PathBuf,
+    /// Kept open for `pread`; read-write when the file allows it.
+    file: File,
+    writable: bool,
     messages: Vec<MessageMeta>,
     arena: Vec<u8>,
-    data: Vec<u8>,
+    /// Bytes before the first message (kept verbatim on write-back).
+    prefix: u64,
+    /// File length the index covers.
+    size: u64,
+}
+
+fn io_at(path: &Path) -> impl Fn(io::Error) -> StoreError + '_ {
+    move |e| StoreError::Io {
+        path: path.to_owned(),
+        source: e,
+    }
 }
 
 impl Mbox {
-    /// Opens and indexes `path` under the mailbox lock. Errors: `NotFound`, `Locked`, `Io`.
+    /// Opens and indexes `path` under the mailbox lock (released before returning); finishes
+    /// an interrupted write-back first (see `rewrite`). The file is kept open (read-write when
+    /// permitted, else read-only) for later reads. Errors: `NotFound`, `Locked`, `Io`.
     pub fn open(path: &Path) -> Result<Mbox, StoreError> {
-        let mut f = std::fs::File::open(path).map_err(|e| {
-            if e.kind() == io::ErrorKind::NotFound {
-                StoreError::NotFound(path.to_owned())
-            } else {
-                StoreError::Io { path: path.to_owned(), source: e }
+        Self::open_chunked(path, CHUNK)
+    }
+
+    pub(crate) fn open_chunked(path: &Path, chunk: usize) -> Result<Mbox, StoreError> {
+        let err = io_at(path);
+        let opened = File::options().read(true).write(true).open(path);
+        let (file, writable) = match opened {
+            Ok(f) => (f, true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StoreError::NotFound(path.to_owned()))
             }
-        })?;
-        let mut data = Vec::new();
-        f.read_to_end(&mut data).map_err(|e| StoreError::Io { path: path.to_owned(), source: e })?;
-        let mut mb = Mbox { path: path.to_owned(), messages: vec![], arena: vec![], data };
-        mb.index();
+            Err(e)
+                if e.kind() == io::ErrorKind::PermissionDenied
+                    || e.raw_os_error() == Some(libc::EROFS) =>
+            {
+                (File::open(path).map_err(&err)?, false)
+            }
+            Err(e) => return Err(err(e)),
+        };
+        let mut mb = Mbox {
+            path: path.to_owned(),
+            file,
+            writable,
+            messages: Vec::new(),
+            arena: Vec::new(),
+            prefix: 0,
+            size: 0,
+        };
+        let _lock = MailboxLock::acquire(&mb.file, path)?;
+        if writable {
+            rewrite::recover(&mb.file, path)?;
+        }
+        mb.reindex(chunk)?;
         Ok(mb)
     }
 
-    fn index(&mut self) {
-        let data = &self.data;
-        let mut starts = vec![];
-        let mut pos = 0;
-        while pos < data.len() {
-            let end = memchr::memchr(b'\n', &data[pos..]).map(|e| pos + e + 1).unwrap_or(data.len());
-            let line = &data[pos..end];
-            let prev_blank = pos == 0 || (pos >= 2 && data[pos - 2] == b'\n');
-            if prev_blank && super::from_line::parse(line.strip_suffix(b"\n").unwrap_or(line)).is_some() {
-                starts.push(pos);
-            }
-            pos = end;
-        }
-        let n = starts.len();
-        for k in 0..n {
-            let s = starts[k];
-            let e = if k + 1 < n { starts[k + 1] } else { data.len() };
-            let msg = &data[s..e];
-            let fl = memchr::memchr(b'\n', msg).map(|x| x + 1).unwrap_or(msg.len());
-            let hdr_end = memchr::memmem::find(msg, b"\n\n").map(|x| x + 1).unwrap_or(msg.len());
-            let fields = crate::message::header::split_fields(&msg[fl..hdr_end]);
-            let mut refs = [(0u32, 0u32); 5];
-            let mut status = Status::default();
-            for f in &fields {
-                let slot = match f.name.to_ascii_lowercase().as_str() {
-                    "from" => 0,
-                    "subject" => 1,
-                    "date" => 2,
-                    "to" => 3,
-                    "status" => {
-                        status.read = f.value.contains(&b'R');
-                        status.old = f.value.contains(&b'O');
-                        continue;
-                    }
-                    _ => continue,
-                };
-                let a = self.arena.len() as u32;
-                self.arena.extend_from_slice(&f.value);
-                refs[slot] = (a, self.arena.len() as u32);
-            }
-            let a = self.arena.len() as u32;
-            self.arena.extend_from_slice(msg[5..fl].strip_suffix(b"\n").unwrap_or(&msg[5..fl]));
-            refs[4] = (a, self.arena.len() as u32);
-            self.messages.push(MessageMeta {
-                offset: s as u64,
-                len: (e - s) as u64,
-                from_line_len: fl as u32,
-                lines: bytecount::count(msg, b'\n') as u32,
-                status,
-                fields: refs,
-            });
-        }
+    fn reindex(&mut self, chunk: usize) -> Result<(), StoreError> {
+        let err = io_at(&self.path);
+        let len = self.file.metadata().map_err(&err)?.len();
+        self.messages.clear();
+        self.arena.clear();
+        let end = scan::scan(
+            &self.file,
+            0,
+            len,
+            chunk,
+            &mut self.arena,
+            &mut self.messages,
+        )
+        .map_err(&err)?;
+        self.prefix = end.lead;
+        self.size = end.end;
+        Ok(())
     }
 
     /// The mailbox path.
@@ -177,12 +242,24 @@ impl Mbox {
         self.messages.is_empty()
     }
 
+    /// File length, bytes, covered by the snapshot (grows with [`Mbox::check_new`]).
+    pub fn snapshot_len(&self) -> u64 {
+        self.size
+    }
+
+    /// Bytes before the first `From_` line (garbage kept verbatim), bytes.
+    pub fn prefix_len(&self) -> u64 {
+        self.prefix
+    }
+
     /// Index entry of message `i` (0-based). Panics when `i >= len()`.
     pub fn meta(&self, i: usize) -> &MessageMeta {
         &self.messages[i]
     }
 
-    /// Raw, still folded value of a summary field of message `i`; `None` when absent.
+    /// Raw, still folded value of a summary field of message `i` (first occurrence, `\r`
+    /// removed, folding kept as `\n` + the continuation line, at most 65,535 bytes); `None`
+    /// when absent. `Field::FromLine` is always present. Panics when `i >= len()`.
     pub fn field(&self, i: usize, f: Field) -> Option<&[u8]> {
         let slot = match f {
             Field::From => 0,
@@ -191,61 +268,947 @@ impl Mbox {
             Field::To => 3,
             Field::FromLine => 4,
         };
-        let (a, b) = self.messages[i].fields[slot];
-        if a == b && f != Field::FromLine {
-            None
-        } else {
-            Some(&self.arena[a as usize..b as usize])
+        let m = &self.messages[i];
+        if slot < 4 && m.present & (1 << slot) == 0 {
+            return None;
         }
+        let start = m.arena_at as usize
+            + m.field_len[..slot]
+                .iter()
+                .map(|&l| l as usize)
+                .sum::<usize>();
+        self.arena.get(start..start + m.field_len[slot] as usize)
     }
 
-    /// Message `i` as stored, `From_` line included.
+    /// The parsed `From_` line of message `i` (sender and date; see
+    /// [`FromLine::datetime`] for the fallback date). Panics when `i >= len()`.
+    pub fn from_line(&self, i: usize) -> Option<FromLine> {
+        let mut l = b"From ".to_vec();
+        l.extend_from_slice(self.field(i, Field::FromLine)?);
+        from_line::parse(&l)
+    }
+
+    /// Message `i` as stored, `From_` line and trailing blank line included (`pread` on the
+    /// kept-open file). Errors: `UnexpectedEof` when the file was truncated by another
+    /// program. Panics when `i >= len()`.
     pub fn read_raw(&self, i: usize) -> io::Result<Vec<u8>> {
         let m = &self.messages[i];
-        Ok(self.data[m.offset as usize..(m.offset + m.len) as usize].to_vec())
+        let len = usize::try_from(m.len).map_err(io::Error::other)?;
+        let mut buf = vec![0u8; len];
+        self.file.read_exact_at(&mut buf, m.offset)?;
+        Ok(buf)
     }
 
-    /// Message `i` for display and parsing: no `From_` line, CRLF → LF, mboxrd `>From `
-    /// quoting undone (one `>` removed from lines matching `^>+From `).
+    /// Message `i` for display and parsing: no `From_` line, no separating blank line,
+    /// CRLF → LF, mboxrd `>From ` quoting undone (one `>` removed from lines matching
+    /// `^>+From `). Panics when `i >= len()`.
     pub fn read_message(&self, i: usize) -> io::Result<Vec<u8>> {
         let raw = self.read_raw(i)?;
-        let fl = self.messages[i].from_line_len as usize;
-        Ok(raw[fl..].to_vec())
+        let fl = (self.messages[i].from_line_len as usize).min(raw.len());
+        Ok(unquote(&raw[fl..]))
     }
 
-    /// Indexes mail appended since the snapshot; returns how many messages arrived.
+    /// Indexes mail appended since the snapshot (under the lock); returns how many messages
+    /// arrived. Bytes appended that do not start with a separator extend the last message.
+    /// Errors: `Changed` when the file shrank or was replaced, `Locked`, `Io`.
     pub fn check_new(&mut self) -> Result<usize, StoreError> {
-        Ok(0)
+        let _lock = MailboxLock::acquire(&self.file, &self.path)?;
+        let len = self.current_len()?;
+        self.index_appended(len)
+    }
+
+    /// Length of the file now, checking that it is still our file and did not shrink.
+    fn current_len(&self) -> Result<u64, StoreError> {
+        let err = io_at(&self.path);
+        let ours = self.file.metadata().map_err(&err)?;
+        let now = match std::fs::metadata(&self.path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StoreError::Changed(self.path.clone()))
+            }
+            Err(e) => return Err(err(e)),
+        };
+        if now.dev() != ours.dev() || now.ino() != ours.ino() || ours.len() < self.size {
+            return Err(StoreError::Changed(self.path.clone()));
+        }
+        Ok(ours.len())
+    }
+
+    fn index_appended(&mut self, len: u64) -> Result<usize, StoreError> {
+        if len <= self.size {
+            return Ok(0);
+        }
+        let before = self.messages.len();
+        let end = scan::scan(
+            &self.file,
+            self.size,
+            len,
+            CHUNK,
+            &mut self.arena,
+            &mut self.messages,
+        )
+        .map_err(io_at(&self.path))?;
+        if end.lead > 0 {
+            match before.checked_sub(1).and_then(|k| self.messages.get_mut(k)) {
+                Some(m) => {
+                    m.len += end.lead;
+                    m.lines =
+                        u32::try_from(u64::from(m.lines) + end.lead_lines).unwrap_or(u32::MAX);
+                }
+                _ => self.prefix += end.lead,
+            }
+        }
+        self.size = end.end;
+        Ok(self.messages.len() - before)
     }
 
     /// Rewrites the mailbox under lock: `plan[i]` for message `i` of the snapshot; mail that
     /// arrived since the snapshot is kept unchanged. Nothing changed → file untouched.
+    ///
+    /// Missing plan entries mean "keep with the status on disk"; extra entries are ignored.
+    /// Kept messages get their `Status:` rewritten by [`with_status`] only when it differs;
+    /// every kept message ends with a blank line; bytes before the first message and mail
+    /// appended since the snapshot are copied verbatim. The rewrite is in place (same inode,
+    /// owner, mode) and crash-safe; deleting everything leaves an empty file (not removed).
+    ///
+    /// Afterwards the `Mbox` is a fresh snapshot of the file as written (message numbers
+    /// change: deleted ones are gone, arrived ones are indexed at the end); when nothing was
+    /// written only the arrived messages are added, as by [`Mbox::check_new`].
+    ///
+    /// Errors: `Changed` (file shrank, was replaced, or a recorded offset no longer starts
+    /// with `From `; the file is left alone), `Locked`, `Io` (e.g. a read-only mailbox).
     pub fn write_back(&mut self, plan: &[Disposition]) -> Result<WriteBack, StoreError> {
-        let _ = plan;
-        Ok(WriteBack::default())
+        let path = self.path.clone();
+        let err = io_at(&path);
+        let n = self.messages.len();
+        let disp = |i: usize| {
+            plan.get(i)
+                .copied()
+                .unwrap_or(Disposition::Keep(self.messages[i].status))
+        };
+        let changed = (0..n).any(|i| disp(i) != Disposition::Keep(self.messages[i].status));
+        let removed = (0..n).filter(|&i| disp(i) == Disposition::Delete).count();
+        if !changed {
+            let _lock = MailboxLock::acquire(&self.file, &path)?;
+            let len = self.current_len()?;
+            let arrived = self.index_appended(len)?;
+            return Ok(WriteBack {
+                kept: n,
+                removed: 0,
+                arrived,
+                written: false,
+            });
+        }
+        let wfile = if self.writable {
+            None
+        } else {
+            Some(
+                File::options()
+                    .read(true)
+                    .write(true)
+                    .open(&path)
+                    .map_err(&err)?,
+            )
+        };
+        let wf = wfile.as_ref().unwrap_or(&self.file);
+        let _lock = MailboxLock::acquire(wf, &path)?;
+        if rewrite::recover(wf, &path)? {
+            // Another writer died mid-rewrite: our offsets may be stale; check them below.
+        }
+        let len = self.current_len()?;
+        for m in &self.messages {
+            let mut b = [0u8; 5];
+            if wf.read_exact_at(&mut b, m.offset).is_err() || &b != b"From " {
+                return Err(StoreError::Changed(path.clone()));
+            }
+        }
+        // Count what arrived (indexed into scratch storage; the snapshot is rebuilt below).
+        let mut arrived_meta = Vec::new();
+        let mut scratch = Vec::new();
+        let mut lead = 0;
+        if len > self.size {
+            let end = scan::scan(wf, self.size, len, CHUNK, &mut scratch, &mut arrived_meta)
+                .map_err(&err)?;
+            // Bytes before the first arrived separator (typically the blank line the MDA
+            // added) belong to the last snapshot message, as in `check_new`.
+            lead = end.lead;
+        }
+        let arrived = arrived_meta.len();
+        let (size, messages) = (self.size, &self.messages);
+        let prefix = if messages.is_empty() {
+            self.prefix + lead
+        } else {
+            self.prefix
+        };
+        rewrite::commit(wf, &path, |w| {
+            rewrite::copy_range(wf, 0, prefix, w).map_err(&err)?;
+            for (i, m) in messages.iter().enumerate() {
+                if let Disposition::Keep(st) = disp(i) {
+                    let mut m = m.clone();
+                    if i + 1 == messages.len() {
+                        m.len += lead;
+                    }
+                    write_message(wf, &m, (st != m.status).then_some(st), w).map_err(&err)?;
+                }
+            }
+            rewrite::copy_range(wf, size + lead, len, w).map_err(&err)
+        })?;
+        self.reindex(CHUNK)?;
+        Ok(WriteBack {
+            kept: n - removed,
+            removed,
+            arrived,
+            written: true,
+        })
     }
+}
+
+/// Copies message `m` from `src` to `w`, with its status rewritten when `status` is given,
+/// ending it with a blank line. Streams the body; only the header is held in memory.
+fn write_message(
+    src: &File,
+    m: &MessageMeta,
+    status: Option<Status>,
+    w: &mut impl Write,
+) -> io::Result<()> {
+    let end = m.offset + m.len;
+    let mut first = vec![0u8; (m.from_line_len as u64).min(m.len) as usize];
+    src.read_exact_at(&mut first, m.offset)?;
+    let eol: &[u8] = if first.ends_with(b"\r\n") {
+        b"\r\n"
+    } else {
+        b"\n"
+    };
+    let mut body_at = m.offset;
+    let mut rewritten = None;
+    if let Some(st) = status {
+        // Read up to the end of the header (first blank line) in growing pieces.
+        let mut head = Vec::new();
+        let mut at = m.offset;
+        let hdr_end = loop {
+            let n = ((end - at) as usize).min(64 * 1024);
+            let old = head.len();
+            head.resize(old + n, 0);
+            src.read_exact_at(&mut head[old..], at)?;
+            at += n as u64;
+            let from = old.saturating_sub(3);
+            let found = memchr::memmem::find(&head[from..], b"\n\n")
+                .map(|i| from + i + 2)
+                .into_iter()
+                .chain(memchr::memmem::find(&head[from..], b"\n\r\n").map(|i| from + i + 3))
+                .min();
+            if let Some(e) = found {
+                break e;
+            }
+            if at >= end {
+                break head.len();
+            }
+        };
+        let h = with_status(&head[..hdr_end], st);
+        w.write_all(&h)?;
+        rewritten = Some(h);
+        body_at = m.offset + hdr_end as u64;
+    }
+    rewrite::copy_range(src, body_at, end, w)?;
+    // Separating blank line (RFC 4155: written by the mbox writer). Look at the last bytes
+    // written: the source's, or the rewritten header's when the message is all header.
+    let tail_n = m.len.min(3) as usize;
+    let mut tail = [0u8; 3];
+    src.read_exact_at(&mut tail[..tail_n], end - tail_n as u64)?;
+    let mut tail = tail[..tail_n].to_vec();
+    if body_at >= end {
+        if let Some(h) = &rewritten {
+            tail = h[h.len().saturating_sub(3)..].to_vec();
+        }
+    }
+    if tail.ends_with(b"\n\n") || tail.ends_with(b"\n\r\n") {
+        return Ok(());
+    }
+    if !tail.ends_with(b"\n") {
+        w.write_all(eol)?;
+    }
+    w.write_all(eol)
+}
+
+/// `read_message` without the I/O: drop the separating blank line, CRLF → LF, mboxrd unquote.
+fn unquote(msg: &[u8]) -> Vec<u8> {
+    let mut msg = msg;
+    if msg.ends_with(b"\r\n\r\n") || msg.ends_with(b"\n\r\n") {
+        msg = &msg[..msg.len() - 2];
+    } else if msg.ends_with(b"\n\n") {
+        msg = &msg[..msg.len() - 1];
+    }
+    let mut out = Vec::with_capacity(msg.len());
+    for line in msg.split_inclusive(|&b| b == b'\n') {
+        let mut line = line;
+        let q = line.iter().take_while(|&&b| b == b'>').count();
+        if q > 0 && line[q..].starts_with(b"From ") {
+            line = &line[1..];
+        }
+        if let Some(l) = line.strip_suffix(b"\r\n") {
+            out.extend_from_slice(l);
+            out.push(b'\n');
+        } else {
+            out.extend_from_slice(line);
+        }
+    }
+    out
 }
 
 /// Returns `raw` (a message with its `From_` line) with its `Status:` field set to `status`
 /// (`R` and/or `O`; the field is removed when both are false), as written by write-back and
 /// by `save`/`copy`.
+///
+/// Every `Status:` field (with its continuation lines) in the header is removed and the new
+/// one is inserted as the last header line, before the blank line, with the line ending of
+/// the `From_` line (CRLF or LF). Letters are written in mailx's order: `RO`, `R`, `O`. When
+/// `raw` has no `From_` line its first line is taken as header. The body is not touched.
 pub fn with_status(raw: &[u8], status: Status) -> Vec<u8> {
-    let _ = status;
-    raw.to_vec()
+    let first_end = memchr::memchr(b'\n', raw).map_or(raw.len(), |i| i + 1);
+    let hstart = if from_line::is_from_line(&raw[..first_end]) {
+        first_end
+    } else {
+        0
+    };
+    let eol: &[u8] = if raw[..first_end].ends_with(b"\r\n") {
+        b"\r\n"
+    } else {
+        b"\n"
+    };
+    let mut field = Vec::new();
+    if status.read || status.old {
+        field.extend_from_slice(b"Status: ");
+        if status.read {
+            field.push(b'R');
+        }
+        if status.old {
+            field.push(b'O');
+        }
+        field.extend_from_slice(eol);
+    }
+    let mut out = Vec::with_capacity(raw.len() + field.len());
+    out.extend_from_slice(&raw[..hstart]);
+    let mut pos = hstart;
+    let mut skipping = false;
+    while pos < raw.len() {
+        let e = memchr::memchr(b'\n', &raw[pos..]).map_or(raw.len(), |i| pos + i + 1);
+        let line = &raw[pos..e];
+        let content = line.strip_suffix(b"\n").unwrap_or(line);
+        let content = content.strip_suffix(b"\r").unwrap_or(content);
+        if content.is_empty() && line.ends_with(b"\n") {
+            out.extend_from_slice(&field);
+            out.extend_from_slice(&raw[pos..]);
+            return out;
+        }
+        let cont = line[0] == b' ' || line[0] == b'\t';
+        if skipping && cont {
+            pos = e;
+            continue;
+        }
+        skipping = !cont
+            && memchr::memchr(b':', content)
+                .is_some_and(|c| content[..c].trim_ascii().eq_ignore_ascii_case(b"status"));
+        if !skipping {
+            out.extend_from_slice(line);
+            if !line.ends_with(b"\n") {
+                out.extend_from_slice(eol);
+            }
+        }
+        pos = e;
+    }
+    // The header runs to the end of `raw`.
+    out.extend_from_slice(&field);
+    out
 }
 
 /// Appends messages (each with its `From_` line, as from [`Mbox::read_raw`]) to the mbox at
 /// `path` under the mailbox lock, creating it with mode 0600 when missing; fsync before unlock;
 /// on error the file is truncated back to its old length.
+///
+/// The existing content is first ended with a blank line when it lacks one; each message is
+/// ended with one. A message without a `From_` line gets `From MAILER-DAEMON <now>`; body
+/// lines that would read as separators (a valid `From_` line after a blank line) get a `>`
+/// (mboxrd), so the file always splits back into the same messages. Errors: `Locked`, `Io`.
 pub fn append(path: &Path, messages: &[Vec<u8>]) -> Result<(), StoreError> {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
+    let err = io_at(path);
+    let f = File::options()
+        .read(true)
+        .write(true)
         .create(true)
-        .append(true)
+        .truncate(false)
+        .mode(0o600)
         .open(path)
-        .map_err(|e| StoreError::Io { path: path.to_owned(), source: e })?;
+        .map_err(&err)?;
+    let _lock = MailboxLock::acquire(&f, path)?;
+    let len = f.metadata().map_err(&err)?.len();
+    let mut out = Vec::new();
+    if len > 0 {
+        let n = len.min(3) as usize;
+        let mut tail = [0u8; 3];
+        f.read_exact_at(&mut tail[..n], len - n as u64)
+            .map_err(&err)?;
+        let tail = &tail[..n];
+        let eol: &[u8] = if tail.ends_with(b"\r\n") {
+            b"\r\n"
+        } else {
+            b"\n"
+        };
+        if !(tail.ends_with(b"\n\n")
+            || tail.ends_with(b"\n\r\n")
+            || tail == b"\n"
+            || tail == b"\r\n")
+        {
+            if !tail.ends_with(b"\n") {
+                out.extend_from_slice(eol);
+            }
+            out.extend_from_slice(eol);
+        }
+    }
     for m in messages {
-        f.write_all(m).map_err(|e| StoreError::Io { path: path.to_owned(), source: e })?;
+        push_message(&mut out, m);
+    }
+    let res = f.write_all_at(&out, len).and_then(|()| f.sync_data());
+    if let Err(e) = res {
+        let _ = f.set_len(len);
+        let _ = f.sync_data();
+        return Err(err(e));
     }
     Ok(())
+}
+
+/// Appends one message in mbox form to `out` (see [`append`]).
+fn push_message(out: &mut Vec<u8>, m: &[u8]) {
+    let first_end = memchr::memchr(b'\n', m).map_or(m.len(), |i| i + 1);
+    let has_from = from_line::is_from_line(&m[..first_end]);
+    let crlf = m[..first_end].ends_with(b"\r\n");
+    let eol: &[u8] = if crlf { b"\r\n" } else { b"\n" };
+    let mut rest = m;
+    if has_from {
+        out.extend_from_slice(&m[..first_end]);
+        if !m[..first_end].ends_with(b"\n") {
+            out.extend_from_slice(eol);
+        }
+        rest = &m[first_end..];
+    } else {
+        let now = chrono::Local::now().format("%a %b %e %H:%M:%S %Y");
+        out.extend_from_slice(format!("From MAILER-DAEMON {now}").as_bytes());
+        out.extend_from_slice(eol);
+    }
+    let mut prev_blank = false;
+    for line in rest.split_inclusive(|&b| b == b'\n') {
+        if prev_blank && from_line::is_from_line(line) {
+            out.push(b'>');
+        }
+        out.extend_from_slice(line);
+        prev_blank = line == b"\n" || line == b"\r\n";
+    }
+    if !out.ends_with(b"\n") {
+        out.extend_from_slice(eol);
+    }
+    if !(out.ends_with(b"\n\n") || out.ends_with(b"\n\r\n")) {
+        out.extend_from_slice(eol);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    const F1: &str = "From a@b Fri Mar 22 13:10:55 2024\n";
+    const F2: &str = "From c@d Sat Mar 23 09:00:00 2024\n";
+
+    fn mk(content: &[u8]) -> (tempfile::TempDir, PathBuf) {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("mbox");
+        fs::write(&p, content).unwrap();
+        (d, p)
+    }
+
+    fn open(content: &[u8]) -> (tempfile::TempDir, Mbox) {
+        let (d, p) = mk(content);
+        let m = Mbox::open(&p).unwrap();
+        (d, m)
+    }
+
+    fn msg(from: &str, hdr: &str, body: &str) -> String {
+        format!("{from}{hdr}\n{body}\n")
+    }
+
+    fn summary(m: &Mbox) -> Vec<(u64, u64, u32)> {
+        (0..m.len())
+            .map(|i| (m.meta(i).offset, m.meta(i).len, m.meta(i).lines))
+            .collect()
+    }
+
+    #[test]
+    fn two_messages_sizes_like_snail() {
+        let text = format!("{F1}Subject: x\n\nbody\n\n{F2}Subject: y\n\nb\n");
+        let (_d, m) = open(text.as_bytes());
+        assert_eq!(m.len(), 2);
+        // s-nail -H prints 5/52 and 4/48 for this file.
+        assert_eq!((m.meta(0).lines, m.meta(0).len), (5, 52));
+        assert_eq!((m.meta(1).lines, m.meta(1).len), (4, 48));
+        assert_eq!(m.field(0, Field::Subject), Some(&b"x"[..]));
+        assert_eq!(
+            m.field(1, Field::FromLine),
+            Some(&b"c@d Sat Mar 23 09:00:00 2024"[..])
+        );
+        assert_eq!(m.field(0, Field::To), None);
+        assert_eq!(m.from_line(1).unwrap().sender, "c@d");
+        assert_eq!(m.read_message(0).unwrap(), b"Subject: x\n\nbody\n");
+        assert_eq!(
+            m.read_raw(1).unwrap(),
+            format!("{F2}Subject: y\n\nb\n").as_bytes()
+        );
+    }
+
+    #[test]
+    fn body_lines_that_are_not_separators() {
+        let text = format!(
+            "{F1}Subject: x\n\nFrom the shed at 10:00\n\nFrom the shed at 10:00\nFrom: x\n{F2}\n>From a\n\n{F2}S: 2\n\nz\n"
+        );
+        let (_d, m) = open(text.as_bytes());
+        assert_eq!(m.len(), 2, "{:?}", summary(&m));
+        let body = m.read_message(0).unwrap();
+        assert!(
+            body.ends_with(format!("From: x\n{F2}\nFrom a\n").as_bytes()),
+            "{}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+
+    #[test]
+    fn separator_right_after_header() {
+        let text = format!("{F1}Subject: x\n\n{F2}Subject: y\n\nb\n");
+        let (_d, m) = open(text.as_bytes());
+        assert_eq!(m.len(), 2);
+        assert_eq!(m.read_message(0).unwrap(), b"Subject: x\n");
+    }
+
+    #[test]
+    fn content_length_true_and_lying() {
+        let body = format!("a\n\n{F2}inside\n");
+        let honest = format!(
+            "{F1}Content-Length: {}\n\n{body}\n{F2}S: 2\n\nz\n",
+            body.len()
+        );
+        let (_d, m) = open(honest.as_bytes());
+        assert_eq!(m.len(), 2, "{:?}", summary(&m));
+        assert_eq!(
+            m.meta(0).len as usize,
+            honest.len() - format!("{F2}S: 2\n\nz\n").len()
+        );
+        // Honest count up to EOF.
+        let last = format!("{F1}Content-Length: {}\n\n{body}", body.len());
+        let (_d, m) = open(last.as_bytes());
+        assert_eq!(m.len(), 1);
+        // Lying counts (too short, too long, off by one) are ignored.
+        for n in [3, body.len() + 1000, body.len() - 1, body.len() + 2] {
+            let lying = format!("{F1}Content-Length: {n}\n\n{body}\n{F2}S: 2\n\nz\n");
+            let (_d, m) = open(lying.as_bytes());
+            assert_eq!(m.len(), 3, "n={n} {:?}", summary(&m));
+        }
+    }
+
+    #[test]
+    fn crlf_file() {
+        let text = format!("{F1}Subject: x\n\nl1\n>From q\n\n{F2}Subject: y\n To: z\n\nb\n")
+            .replace('\n', "\r\n");
+        let (_d, m) = open(text.as_bytes());
+        assert_eq!(m.len(), 2);
+        assert_eq!(m.field(0, Field::Subject), Some(&b"x"[..]));
+        assert_eq!(m.field(1, Field::Subject), Some(&b"y\n To: z"[..]));
+        assert_eq!(
+            m.field(0, Field::FromLine),
+            Some(&b"a@b Fri Mar 22 13:10:55 2024"[..])
+        );
+        assert_eq!(m.read_message(0).unwrap(), b"Subject: x\n\nl1\nFrom q\n");
+        assert_eq!(m.meta(0).from_line_len as usize, F1.len() + 1);
+    }
+
+    #[test]
+    fn no_final_newline_and_empty() {
+        let (_d, m) = open(format!("{F1}Subject: x\n\nbody").as_bytes());
+        assert_eq!(m.len(), 1);
+        assert_eq!(m.meta(0).lines, 3);
+        assert_eq!(m.read_message(0).unwrap(), b"Subject: x\n\nbody");
+        let (_d, m) = open(b"");
+        assert!(m.is_empty());
+        let (_d, m) = open(F1.trim_end().as_bytes());
+        assert_eq!(m.len(), 1);
+        let (_d, m) = open(format!("{F1}Subject: no body").as_bytes());
+        assert_eq!(m.field(0, Field::Subject), Some(&b"no body"[..]));
+        assert!(matches!(
+            Mbox::open(Path::new("/nonexistent/x")),
+            Err(StoreError::NotFound(_))
+        ));
+    }
+
+    #[test]
+    fn garbage_prefix() {
+        let text = format!("junk\n{F1}not a separator\n\n{F1}S: 1\n\nx\n");
+        let (_d, m) = open(text.as_bytes());
+        assert_eq!(m.len(), 1);
+        assert_eq!(m.prefix_len() as usize, text.find("\n\nFrom").unwrap() + 2);
+    }
+
+    #[test]
+    fn huge_header_and_8bit() {
+        let mut t = F1.as_bytes().to_vec();
+        for k in 0..5000 {
+            t.extend_from_slice(format!("X-H{k}: v\n").as_bytes());
+        }
+        t.extend_from_slice(b"Subject: \xe4\xbd\xa0\xff\xfe\n\nbody\n");
+        let (_d, m) = open(&t);
+        assert_eq!(m.len(), 1);
+        assert_eq!(
+            m.field(0, Field::Subject),
+            Some(&b"\xe4\xbd\xa0\xff\xfe"[..])
+        );
+        assert_eq!(m.meta(0).lines, 5004);
+    }
+
+    #[test]
+    fn status_and_xstatus() {
+        let text = format!("{F1}Status: RO\nX-Status: AF\n\nx\n\n{F2}Status: O\n\ny\n\n{F1}\nz\n");
+        let (_d, m) = open(text.as_bytes());
+        assert_eq!(
+            m.meta(0).status,
+            Status {
+                read: true,
+                old: true
+            }
+        );
+        assert_eq!(
+            m.meta(1).status,
+            Status {
+                read: false,
+                old: true
+            }
+        );
+        assert_eq!(m.meta(2).status, Status::default());
+        let x = m.meta(0).xstatus();
+        assert!(x.answered && x.flagged && !x.draft);
+    }
+
+    #[test]
+    fn unquoting() {
+        assert_eq!(
+            unquote(b"a\n>From x\n>>From y\n> From z\n>Fromage\n\n"),
+            b"a\nFrom x\n>From y\n> From z\n>Fromage\n"
+        );
+        assert_eq!(unquote(b"a\r\nb\r\n\r\n"), b"a\nb\n");
+        assert_eq!(unquote(b"a\rb\n"), b"a\rb\n");
+    }
+
+    #[test]
+    fn with_status_cases() {
+        let r = with_status(
+            format!("{F1}Subject: x\nStatus: O\nTo: y\n\nStatus: body\n").as_bytes(),
+            Status {
+                read: true,
+                old: true,
+            },
+        );
+        assert_eq!(
+            r,
+            format!("{F1}Subject: x\nTo: y\nStatus: RO\n\nStatus: body\n").as_bytes()
+        );
+        let r = with_status(
+            format!("{F1}status: R\n  cont\nA: b\n\nx\n").as_bytes(),
+            Status {
+                read: false,
+                old: true,
+            },
+        );
+        assert_eq!(r, format!("{F1}A: b\nStatus: O\n\nx\n").as_bytes());
+        let r = with_status(
+            format!("{F1}Status: RO\n\nx\n").as_bytes(),
+            Status::default(),
+        );
+        assert_eq!(r, format!("{F1}\nx\n").as_bytes());
+        let crlf = format!("{F1}A: b\n\nx\n").replace('\n', "\r\n");
+        let r = with_status(
+            crlf.as_bytes(),
+            Status {
+                read: true,
+                old: false,
+            },
+        );
+        assert_eq!(
+            r,
+            format!("{F1}A: b\nStatus: R\n\nx\n")
+                .replace('\n', "\r\n")
+                .as_bytes()
+        );
+        let r = with_status(
+            format!("{F1}A: b").as_bytes(),
+            Status {
+                read: true,
+                old: true,
+            },
+        );
+        assert_eq!(r, format!("{F1}A: b\nStatus: RO\n").as_bytes());
+        let r = with_status(
+            b"A: b\n\nx",
+            Status {
+                read: true,
+                old: true,
+            },
+        );
+        assert_eq!(r, b"A: b\nStatus: RO\n\nx");
+        let _ = with_status(
+            b"",
+            Status {
+                read: true,
+                old: true,
+            },
+        );
+        let _ = with_status(
+            b"\n",
+            Status {
+                read: true,
+                old: true,
+            },
+        );
+    }
+
+    fn keep(read: bool, old: bool) -> Disposition {
+        Disposition::Keep(Status { read, old })
+    }
+
+    #[test]
+    fn write_back_deletes_sets_status_keeps_arrivals() {
+        let m1 = msg(F1, "Subject: 1\nStatus: O\n", "one");
+        let m2 = msg(F2, "Subject: 2\n", "two");
+        let m3 = msg(F1, "Subject: 3\n", "three\n>From x");
+        let (_d, p) = mk(format!("junk\n\n{m1}\n{m2}\n{m3}").as_bytes());
+        let ino = fs::metadata(&p).unwrap().ino();
+        let mut mb = Mbox::open(&p).unwrap();
+        assert_eq!(mb.len(), 3);
+        // Mail arrives after the snapshot.
+        let m4 = msg(F2, "Subject: 4\n", "four");
+        append(&p, &[m4.clone().into_bytes()]).unwrap();
+        let wb = mb
+            .write_back(&[keep(true, true), Disposition::Delete, keep(false, true)])
+            .unwrap();
+        assert_eq!(
+            wb,
+            WriteBack {
+                kept: 2,
+                removed: 1,
+                arrived: 1,
+                written: true
+            }
+        );
+        let got = fs::read_to_string(&p).unwrap();
+        let want = format!(
+            "junk\n\n{F1}Subject: 1\nStatus: RO\n\none\n\n{F1}Subject: 3\nStatus: O\n\nthree\n>From x\n\n{m4}\n"
+        );
+        assert_eq!(got, want);
+        assert_eq!(fs::metadata(&p).unwrap().ino(), ino);
+        assert_eq!(mb.len(), 3);
+        assert_eq!(mb.field(2, Field::Subject), Some(&b"4"[..]));
+        assert!(!rewrite::recovery_path(&p).exists());
+        assert!(!super::super::lock::dotlock_path(&p).exists());
+    }
+
+    #[test]
+    fn write_back_nothing_changed_leaves_file_alone() {
+        let text = format!("{}\n{}", msg(F1, "Status: RO\n", "a"), msg(F2, "", "b"));
+        let (_d, p) = mk(text.as_bytes());
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        File::options()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let mut mb = Mbox::open(&p).unwrap();
+        let wb = mb
+            .write_back(&[keep(true, true), keep(false, false)])
+            .unwrap();
+        assert!(!wb.written);
+        assert_eq!(fs::read_to_string(&p).unwrap(), text);
+        assert_eq!(fs::metadata(&p).unwrap().modified().unwrap(), old);
+        // An empty plan means "as on disk" too.
+        assert!(!mb.write_back(&[]).unwrap().written);
+    }
+
+    #[test]
+    fn write_back_crlf_and_missing_final_newline() {
+        let text = format!("{F1}A: 1\n\nx\n\n{F2}A: 2\n\ny").replace('\n', "\r\n");
+        let (_d, p) = mk(text.as_bytes());
+        let mut mb = Mbox::open(&p).unwrap();
+        mb.write_back(&[keep(true, false), keep(true, false)])
+            .unwrap();
+        let want = format!("{F1}A: 1\nStatus: R\n\nx\n\n{F2}A: 2\nStatus: R\n\ny\n\n")
+            .replace('\n', "\r\n");
+        assert_eq!(fs::read_to_string(&p).unwrap(), want);
+        assert_eq!(mb.len(), 2);
+    }
+
+    #[test]
+    fn write_back_delete_all_truncates() {
+        let (_d, p) = mk(format!("{}\n{}", msg(F1, "", "a"), msg(F2, "", "b")).as_bytes());
+        let mut mb = Mbox::open(&p).unwrap();
+        let wb = mb
+            .write_back(&[Disposition::Delete, Disposition::Delete])
+            .unwrap();
+        assert_eq!((wb.removed, wb.written), (2, true));
+        assert_eq!(fs::metadata(&p).unwrap().len(), 0);
+        assert!(mb.is_empty());
+    }
+
+    #[test]
+    fn write_back_refuses_changed_file() {
+        let text = format!("{}\n{}", msg(F1, "", "a"), msg(F2, "", "b"));
+        let (_d, p) = mk(text.as_bytes());
+        let mut mb = Mbox::open(&p).unwrap();
+        // Shrunk.
+        fs::write(&p, &text.as_bytes()[..10]).unwrap();
+        assert!(matches!(
+            mb.write_back(&[Disposition::Delete]),
+            Err(StoreError::Changed(_))
+        ));
+        assert_eq!(fs::read(&p).unwrap(), &text.as_bytes()[..10]);
+        // Same length, rewritten by someone else (offsets no longer at From_).
+        let mb = Mbox::open(&p).unwrap();
+        let other = format!("{}\n{}", msg(F1, "", "aaaa"), msg(F2, "", "b"));
+        fs::write(&p, other.as_bytes()).unwrap();
+        let mut mb2 = Mbox::open(&p).unwrap();
+        let longer = format!("X{other}");
+        File::options()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .write_all_at(longer.as_bytes(), 0)
+            .unwrap();
+        assert!(matches!(
+            mb2.write_back(&[Disposition::Delete]),
+            Err(StoreError::Changed(_))
+        ));
+        assert_eq!(fs::read_to_string(&p).unwrap(), longer);
+        let _ = mb.len();
+    }
+
+    #[test]
+    fn check_new_indexes_appended_mail() {
+        let (_d, p) = mk(msg(F1, "Subject: 1\n", "a").as_bytes());
+        let mut mb = Mbox::open(&p).unwrap();
+        assert_eq!(mb.check_new().unwrap(), 0);
+        append(
+            &p,
+            &[
+                msg(F2, "Subject: 2\n", "b").into_bytes(),
+                msg(F1, "Subject: 3\n", "c").into_bytes(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(mb.check_new().unwrap(), 2);
+        assert_eq!(mb.len(), 3);
+        assert_eq!(mb.field(2, Field::Subject), Some(&b"3"[..]));
+        let fresh = Mbox::open(&p).unwrap();
+        assert_eq!(summary(&fresh), summary(&mb));
+    }
+
+    #[test]
+    fn append_creates_0600_and_separates() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("new");
+        append(
+            &p,
+            &[
+                format!("{F1}A: b\n\nx").into_bytes(),
+                b"Subject: no from\n\nbody\n\nFrom a@b Fri Mar 22 13:10:55 2024\n".to_vec(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(fs::metadata(&p).unwrap().mode() & 0o777, 0o600);
+        let mb = Mbox::open(&p).unwrap();
+        assert_eq!(mb.len(), 2);
+        assert_eq!(mb.from_line(1).unwrap().sender, "MAILER-DAEMON");
+        assert!(mb
+            .read_message(1)
+            .unwrap()
+            .ends_with(b"\nFrom a@b Fri Mar 22 13:10:55 2024\n"));
+        // Existing file without final newline.
+        let q = d.path().join("old");
+        fs::write(&q, format!("{F1}\nx")).unwrap();
+        append(&q, &[format!("{F2}\ny\n").into_bytes()]).unwrap();
+        assert_eq!(
+            fs::read_to_string(&q).unwrap(),
+            format!("{F1}\nx\n\n{F2}\ny\n\n")
+        );
+    }
+
+    /// Writes a recovery file by hand as `rewrite::commit` would have, then "crashes".
+    fn fake_recovery(p: &Path, old: &[u8], new: &[u8]) {
+        let mut r = new.to_vec();
+        let s = if new.len() < old.len() {
+            &old[new.len()..old.len().min(new.len() + 4096)]
+        } else {
+            &b""[..]
+        };
+        r.extend_from_slice(s);
+        r.extend_from_slice(
+            format!("rmail-recover 1 {} {} {}\n", old.len(), new.len(), s.len()).as_bytes(),
+        );
+        fs::write(rewrite::recovery_path(p), r).unwrap();
+    }
+
+    #[test]
+    fn recovery_after_crash() {
+        let a = msg(F1, "Subject: a\n", "aaaa");
+        let b = msg(F2, "Subject: b\n", "bbbb");
+        let c = msg(F1, "Subject: c\n", "cccc");
+        let arrived = msg(F2, "Subject: late\n", "zz");
+        let old = format!("{a}\n{b}\n{c}\n");
+        // Shrinking rewrite (b deleted) and growing one (status added).
+        let shrink = format!("{a}\n{c}\n");
+        let grow = format!(
+            "{}\n{}\n{}\n",
+            msg(F1, "Subject: a\nStatus: RO\n", "aaaa"),
+            msg(F2, "Subject: b\nStatus: RO\n", "bbbb"),
+            msg(F1, "Subject: c\nStatus: RO\n", "cccc")
+        );
+        for new in [&shrink, &grow] {
+            let (o, n) = (old.as_bytes(), new.as_bytes());
+            // Crash states of the mailbox, each possibly followed by a delivery.
+            let mut states: Vec<Vec<u8>> = vec![o.to_vec()];
+            for cut in [1, n.len().min(o.len()) / 2, n.len().min(o.len())] {
+                let mut s = o.to_vec();
+                s[..cut].copy_from_slice(&n[..cut]);
+                states.push(s);
+            }
+            if n.len() > o.len() {
+                states.push(n[..o.len() + 3].to_vec());
+            }
+            states.push(n.to_vec());
+            for st in &states {
+                for late in [false, true] {
+                    let mut content = st.clone();
+                    if late {
+                        content.extend_from_slice(format!("{arrived}\n").as_bytes());
+                    }
+                    let (_d, p) = mk(&content);
+                    fake_recovery(&p, o, n);
+                    let mb = Mbox::open(&p).unwrap();
+                    let mut want = new.to_string();
+                    if late {
+                        want.push_str(&format!("{arrived}\n"));
+                    }
+                    assert_eq!(
+                        fs::read_to_string(&p).unwrap(),
+                        want,
+                        "state {:?} late {late}",
+                        String::from_utf8_lossy(st)
+                    );
+                    assert!(!rewrite::recovery_path(&p).exists());
+                    assert_eq!(mb.len(), 2 + usize::from(new == &grow) + usize::from(late));
+                }
+            }
+        }
+    }
 }

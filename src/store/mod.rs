@@ -1,5 +1,13 @@
 //! The only code that opens mail files: mbox reading, indexing, locking and write-back.
+//!
+//! - [`from_line`]: the `From_` separator line (RFC 4155 appendix A);
+//! - [`mbox`]: the snapshot index, on-demand reads, `check_new`, write-back and `append`;
+//! - [`lock`]: dotlock + `fcntl` locking compatible with Postfix, s-nail and bsd-mailx;
+//! - `scan` (private): the one-pass streaming indexer;
+//! - `rewrite` (private): the crash-safe in-place rewrite and its recovery file.
 
 pub mod from_line;
 pub mod lock;
 pub mod mbox;
+mod rewrite;
+mod scan;

@@ -1,0 +1,558 @@
+//! The one-pass mbox indexer (RFC 4155 §2 and appendix A, the mboxrd/mboxcl descriptions).
+//!
+//! Reads the file front to back with `pread` in chunks (1 MiB by default; no mmap, so a
+//! concurrent truncation cannot SIGBUS us), never holding a body in memory:
+//!
+//! - a separator is a valid `From_` line ([`super::from_line`]) at the scan start or after a
+//!   blank line (`\n` or `\r\n`); bytes before the first one are the garbage prefix;
+//! - headers are parsed line by line; only `From`, `Subject`, `Date`, `To` (raw values, first
+//!   occurrence, folding kept as `\n`, `\r` removed, capped at [`FIELD_MAX`] bytes), `Status`,
+//!   `X-Status` and `Content-Length` are looked at; a header line longer than
+//!   [`HDR_LINE_MAX`] is examined on its first `HDR_LINE_MAX` bytes only;
+//! - in bodies `\nFrom ` is found with `memchr::memmem`, line ends counted with `bytecount`;
+//! - `Content-Length: N` is honoured only when `body start + N` is exactly EOF or a valid
+//!   separator, optionally after one blank line; then `From ` lines inside the body are text.
+//!
+//! Invariants: messages are contiguous from the first separator to the end of the scanned
+//! range; `len` runs to the next separator (the blank line before it belongs to the message);
+//! `lines` is the number of `\n` in that span (s-nail's "lines"). The result does not depend
+//! on the chunk size (tested with chunks of 1 byte up). Nothing here panics on any input.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+
+use super::from_line;
+use super::mbox::{MessageMeta, Status};
+
+/// Default read size, bytes.
+pub(crate) const CHUNK: usize = 1 << 20;
+/// Longest part of a header line that is examined, bytes.
+pub(crate) const HDR_LINE_MAX: usize = 64 * 1024;
+/// Longest stored field value, bytes (the summary needs far less).
+pub(crate) const FIELD_MAX: usize = u16::MAX as usize;
+
+/// X-Status flag bits kept in [`MessageMeta`].
+pub(crate) const X_ANSWERED: u8 = 1;
+pub(crate) const X_FLAGGED: u8 = 2;
+pub(crate) const X_DRAFT: u8 = 4;
+pub(crate) const X_DELETED: u8 = 8;
+
+/// What a scan found besides the messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ScanEnd {
+    /// Bytes before the first separator (garbage prefix, or the continuation of the previous
+    /// message when scanning appended data).
+    pub lead: u64,
+    /// Line ends in those bytes.
+    pub lead_lines: u64,
+    /// Where the scan stopped (EOF as seen while reading).
+    pub end: u64,
+}
+
+/// Indexes `file[start..limit)`, appending to `out` and `arena`. `start` is treated as a line
+/// start after a blank line (file start, or the end of the previous snapshot).
+pub(crate) fn scan(
+    file: &File,
+    start: u64,
+    limit: u64,
+    chunk: usize,
+    arena: &mut Vec<u8>,
+    out: &mut Vec<MessageMeta>,
+) -> io::Result<ScanEnd> {
+    let mut s = Scanner {
+        r: Reader {
+            file,
+            buf: Vec::new(),
+            base: start,
+            cur: 0,
+            end: 0,
+            start,
+            limit,
+            chunk: chunk.max(1),
+            nl: 0,
+        },
+        arena,
+        out,
+        msg: None,
+        lead: None,
+        scratch: Default::default(),
+        finder: memchr::memmem::Finder::new(b"\nFrom "),
+    };
+    s.run()?;
+    let end = s.r.limit;
+    if let Some(m) = s.msg.take() {
+        s.finish(m, end);
+    }
+    let (lead, lead_lines) = s.lead.unwrap_or((end - start, s.r.nl));
+    Ok(ScanEnd {
+        lead,
+        lead_lines,
+        end,
+    })
+}
+
+struct Reader<'f> {
+    file: &'f File,
+    buf: Vec<u8>,
+    /// File offset of `buf[0]`.
+    base: u64,
+    /// Consumption point in `buf`.
+    cur: usize,
+    /// Valid bytes in `buf`.
+    end: usize,
+    start: u64,
+    limit: u64,
+    chunk: usize,
+    /// Line ends in `[start, pos())`.
+    nl: u64,
+}
+
+impl Reader<'_> {
+    fn pos(&self) -> u64 {
+        self.base + self.cur as u64
+    }
+
+    fn all_loaded(&self) -> bool {
+        self.base + self.end as u64 >= self.limit
+    }
+
+    fn avail(&self) -> &[u8] {
+        &self.buf[self.cur..self.end]
+    }
+
+    /// Consumes `n` available bytes, counting line ends.
+    fn consume(&mut self, n: usize) {
+        let n = n.min(self.end - self.cur);
+        self.nl += bytecount::count(&self.buf[self.cur..self.cur + n], b'\n') as u64;
+        self.cur += n;
+    }
+
+    /// Reads more bytes, keeping two bytes before `cur` for the blank-line check. Returns
+    /// false at EOF.
+    fn fill(&mut self) -> io::Result<bool> {
+        if self.all_loaded() {
+            return Ok(false);
+        }
+        if self.buf.len() - self.end < self.chunk {
+            let keep = self.cur.saturating_sub(2);
+            if keep > 0 {
+                self.buf.copy_within(keep..self.end, 0);
+                self.end -= keep;
+                self.cur -= keep;
+                self.base += keep as u64;
+            }
+            if self.buf.len() < self.end + self.chunk {
+                self.buf.resize(self.end + self.chunk, 0);
+            }
+        }
+        let at = self.base + self.end as u64;
+        let want = (self.limit - at).min(self.chunk as u64) as usize;
+        loop {
+            match self
+                .file
+                .read_at(&mut self.buf[self.end..self.end + want], at)
+            {
+                Ok(0) => {
+                    // The file is shorter than when we started: stop here.
+                    self.limit = at;
+                    return Ok(false);
+                }
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Whether the line ending with the `\n` at `buf[j]` is blank (`""` or `"\r"`).
+    fn blank_line_ends_at(&self, j: usize) -> bool {
+        let mut k = j;
+        if k > 0 && self.buf[k - 1] == b'\r' {
+            k -= 1;
+        }
+        if k == 0 {
+            // The line starts at the start of the buffer: blank only when that is the scan
+            // start (no byte before it), else the byte before was dropped, which `fill` avoids.
+            return self.base == self.start;
+        }
+        self.buf[k - 1] == b'\n'
+    }
+
+    /// Length (line end included) of the `From_` line at `cur`, or `None` when the line at
+    /// `cur` is not one.
+    fn from_line_at_cur(&mut self) -> io::Result<Option<usize>> {
+        loop {
+            let a = self.avail();
+            if let Some(i) = memchr::memchr(b'\n', a) {
+                let ok = from_line::is_from_line(&a[..i]);
+                return Ok(ok.then_some(i + 1));
+            }
+            if a.len() > from_line::MAX_FROM_LINE + 1 || !a.starts_with(&b"From "[..a.len().min(5)])
+            {
+                return Ok(None);
+            }
+            if !self.fill()? {
+                let a = self.avail();
+                return Ok(from_line::is_from_line(a).then_some(a.len()));
+            }
+        }
+    }
+}
+
+/// A message whose end is not known yet.
+struct Building {
+    offset: u64,
+    nl0: u64,
+    from_line_len: u32,
+    status: Status,
+    xflags: u8,
+    seen: u8,
+    content_length: Option<u64>,
+    /// Slot of the stored field the last header line belonged to (for continuations).
+    current: Option<usize>,
+}
+
+enum Step {
+    /// Looking for a separator; `check_here`: the line at `cur` follows a blank line.
+    Search {
+        check_here: bool,
+    },
+    Header {
+        skip_rest: bool,
+    },
+    /// Content-Length was verified: the next separator (or EOF) is at this offset.
+    Skip(u64),
+}
+
+struct Scanner<'f, 'a> {
+    r: Reader<'f>,
+    arena: &'a mut Vec<u8>,
+    out: &'a mut Vec<MessageMeta>,
+    msg: Option<Building>,
+    lead: Option<(u64, u64)>,
+    /// Field values of the current message: From, Subject, Date, To, From_ line.
+    scratch: [Vec<u8>; 5],
+    finder: memchr::memmem::Finder<'static>,
+}
+
+impl Scanner<'_, '_> {
+    fn run(&mut self) -> io::Result<()> {
+        let mut step = Step::Search { check_here: true };
+        loop {
+            step = match step {
+                Step::Search { check_here } => match self.search(check_here)? {
+                    Some(next) => next,
+                    None => return Ok(()),
+                },
+                Step::Header { skip_rest } => match self.header_line(skip_rest)? {
+                    Some(next) => next,
+                    None => return Ok(()),
+                },
+                Step::Skip(to) => {
+                    while self.r.pos() < to {
+                        if self.r.cur == self.r.end && !self.r.fill()? {
+                            return Ok(());
+                        }
+                        let n = (to - self.r.pos()).min((self.r.end - self.r.cur) as u64);
+                        self.r.consume(n as usize);
+                    }
+                    if to >= self.r.limit {
+                        // Consume to EOF.
+                        return Ok(());
+                    }
+                    match self.r.from_line_at_cur()? {
+                        Some(len) => {
+                            self.start_message(len);
+                            Step::Header { skip_rest: false }
+                        }
+                        // Changed under us: fall back to searching.
+                        None => Step::Search { check_here: false },
+                    }
+                }
+            };
+        }
+    }
+
+    /// Searches for the next separator; returns the next step, `None` at EOF.
+    fn search(&mut self, check_here: bool) -> io::Result<Option<Step>> {
+        if check_here {
+            if self.r.cur == self.r.end && !self.r.fill()? {
+                return Ok(None);
+            }
+            if let Some(len) = self.r.from_line_at_cur()? {
+                self.start_message(len);
+                return Ok(Some(Step::Header { skip_rest: false }));
+            }
+        }
+        loop {
+            let found = self.finder.find(self.r.avail());
+            match found {
+                Some(rel) => {
+                    let j = self.r.cur + rel;
+                    self.r.consume(rel + 1);
+                    if self.r.blank_line_ends_at(j) {
+                        if let Some(len) = self.r.from_line_at_cur()? {
+                            self.start_message(len);
+                            return Ok(Some(Step::Header { skip_rest: false }));
+                        }
+                    }
+                }
+                None => {
+                    let keep = 5.min(self.r.end - self.r.cur);
+                    let n = self.r.end - self.r.cur - keep;
+                    self.r.consume(n);
+                    if !self.r.fill()? {
+                        let rest = self.r.end - self.r.cur;
+                        self.r.consume(rest);
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+    }
+
+    fn start_message(&mut self, from_len: usize) {
+        let pos = self.r.pos();
+        if let Some(m) = self.msg.take() {
+            self.finish(m, pos);
+        } else if self.lead.is_none() {
+            self.lead = Some((pos - self.r.start, self.r.nl));
+        }
+        let line = &self.r.avail()[..from_len];
+        let mut text = &line[5.min(line.len())..];
+        while let Some((&b'\n' | &b'\r', rest)) = text.split_last() {
+            text = rest;
+        }
+        for s in &mut self.scratch {
+            s.clear();
+        }
+        self.scratch[4].extend_from_slice(&text[..text.len().min(FIELD_MAX)]);
+        self.msg = Some(Building {
+            offset: pos,
+            nl0: self.r.nl,
+            from_line_len: from_len as u32,
+            status: Status::default(),
+            xflags: 0,
+            seen: 0,
+            content_length: None,
+            current: None,
+        });
+        self.r.consume(from_len);
+    }
+
+    /// Records message `m` as ending at `end` and stores its fields in the arena.
+    fn finish(&mut self, m: Building, end: u64) {
+        let at = self.arena.len();
+        let mut field_len = [0u16; 5];
+        let fits = at + self.scratch.iter().map(Vec::len).sum::<usize>() <= u32::MAX as usize;
+        if fits {
+            for (k, s) in self.scratch.iter().enumerate() {
+                self.arena.extend_from_slice(s);
+                field_len[k] = s.len() as u16;
+            }
+        }
+        let lines = self.r.nl - m.nl0;
+        self.out.push(MessageMeta {
+            offset: m.offset,
+            len: end - m.offset,
+            from_line_len: m.from_line_len,
+            lines: u32::try_from(lines).unwrap_or(u32::MAX),
+            status: m.status,
+            xflags: m.xflags,
+            present: if fits { m.seen & 0x0f } else { 0 },
+            arena_at: if fits { at as u32 } else { 0 },
+            field_len,
+        });
+    }
+
+    /// Handles one header line; returns the next step, `None` at EOF.
+    fn header_line(&mut self, skip_rest: bool) -> io::Result<Option<Step>> {
+        let (len, has_nl) = loop {
+            let a = self.r.avail();
+            if let Some(i) = memchr::memchr(b'\n', a) {
+                break (i, true);
+            }
+            if a.len() > HDR_LINE_MAX && !skip_rest {
+                break (a.len(), false);
+            }
+            if skip_rest && !a.is_empty() {
+                // The rest of an over-long line: drop what we have.
+                let n = a.len();
+                self.r.consume(n);
+            }
+            if !self.r.fill()? {
+                let n = self.r.avail().len();
+                break (n, false);
+            }
+        };
+        if skip_rest {
+            self.r.consume(len + usize::from(has_nl));
+            return Ok(Some(Step::Header { skip_rest: false }));
+        }
+        let truncated = len > HDR_LINE_MAX;
+        let take = len.min(HDR_LINE_MAX);
+        let mut line = &self.r.buf[self.r.cur..self.r.cur + take];
+        if !truncated {
+            if let Some(l) = line.strip_suffix(b"\r") {
+                line = l;
+            }
+        }
+        if line.is_empty() && has_nl {
+            // End of the header: RFC 5322 §2.1 blank line.
+            self.r.consume(len + 1);
+            let m = self.msg.as_ref().map(|m| m.content_length);
+            if let Some(Some(n)) = m {
+                if let Some(to) = self.content_length_target(n)? {
+                    return Ok(Some(Step::Skip(to)));
+                }
+            }
+            return Ok(Some(Step::Search { check_here: true }));
+        }
+        if line.is_empty() {
+            // Header runs to EOF.
+            self.r.consume(len);
+            return Ok(None);
+        }
+        if let Some(m) = self.msg.as_mut() {
+            header_field(m, &mut self.scratch, line);
+        }
+        if truncated {
+            self.r.consume(take);
+            return Ok(Some(Step::Header { skip_rest: true }));
+        }
+        self.r.consume(len + usize::from(has_nl));
+        if !has_nl && self.r.all_loaded() && self.r.cur == self.r.end {
+            return Ok(None);
+        }
+        Ok(Some(Step::Header { skip_rest: false }))
+    }
+}
+
+/// Records what one header line (line end removed) tells about message `m`.
+fn header_field(m: &mut Building, scratch: &mut [Vec<u8>; 5], line: &[u8]) {
+    {
+        if line[0] == b' ' || line[0] == b'\t' {
+            if let Some(k) = m.current {
+                let s = &mut scratch[k];
+                let room = FIELD_MAX.saturating_sub(s.len());
+                if room > 0 {
+                    s.push(b'\n');
+                    s.extend_from_slice(&line[..line.len().min(room - 1)]);
+                }
+            }
+            return;
+        }
+        m.current = None;
+        let Some(colon) = memchr::memchr(b':', line) else {
+            return;
+        };
+        let name = line[..colon].trim_ascii();
+        let mut value = &line[colon + 1..];
+        if value.first() == Some(&b' ') {
+            value = &value[1..];
+        }
+        let slot = match name.len() {
+            2 if name.eq_ignore_ascii_case(b"to") => 3,
+            4 if name.eq_ignore_ascii_case(b"from") => 0,
+            4 if name.eq_ignore_ascii_case(b"date") => 2,
+            7 if name.eq_ignore_ascii_case(b"subject") => 1,
+            6 if name.eq_ignore_ascii_case(b"status") => {
+                if m.seen & 0x10 == 0 {
+                    m.seen |= 0x10;
+                    m.status = Status {
+                        read: value.contains(&b'R'),
+                        old: value.contains(&b'O'),
+                    };
+                }
+                return;
+            }
+            8 if name.eq_ignore_ascii_case(b"x-status") => {
+                if m.seen & 0x20 == 0 {
+                    m.seen |= 0x20;
+                    for &b in value {
+                        m.xflags |= match b {
+                            b'A' => X_ANSWERED,
+                            b'F' => X_FLAGGED,
+                            b'T' => X_DRAFT,
+                            b'D' => X_DELETED,
+                            _ => 0,
+                        };
+                    }
+                }
+                return;
+            }
+            14 if name.eq_ignore_ascii_case(b"content-length") => {
+                if m.seen & 0x40 == 0 {
+                    m.seen |= 0x40;
+                    let v = value.trim_ascii();
+                    if !v.is_empty() && v.len() <= 18 && v.iter().all(u8::is_ascii_digit) {
+                        m.content_length =
+                            Some(v.iter().fold(0u64, |a, &b| a * 10 + u64::from(b - b'0')));
+                    }
+                }
+                return;
+            }
+            _ => return,
+        };
+        if m.seen & (1 << slot) != 0 {
+            return;
+        }
+        m.seen |= 1 << slot;
+        m.current = Some(slot);
+        scratch[slot].extend_from_slice(&value[..value.len().min(FIELD_MAX)]);
+    }
+}
+
+impl Scanner<'_, '_> {
+    /// Where the next message starts when `Content-Length: n` is honest (EOF counts), for a
+    /// body starting at the current position; `None` when the count does not fit.
+    fn content_length_target(&self, n: u64) -> io::Result<Option<u64>> {
+        let limit = self.r.limit;
+        let Some(t) = self.r.pos().checked_add(n) else {
+            return Ok(None);
+        };
+        if t == limit {
+            return Ok(Some(t));
+        }
+        if t > limit {
+            return Ok(None);
+        }
+        // Read the byte before `t` and what follows it.
+        let want = ((limit - (t - 1)) as usize).min(from_line::MAX_FROM_LINE + 8);
+        let mut b = vec![0u8; want];
+        let mut got = 0;
+        while got < want {
+            match self.r.file.read_at(&mut b[got..], t - 1 + got as u64) {
+                Ok(0) => break,
+                Ok(k) => got += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let b = &b[..got];
+        if b.first() != Some(&b'\n') {
+            return Ok(None);
+        }
+        let rest = &b[1..];
+        let line = |s: &[u8]| memchr::memchr(b'\n', s).map_or(s, |i| &s[..i]).to_vec();
+        if from_line::is_from_line(&line(rest)) {
+            return Ok(Some(t));
+        }
+        let blank: usize = if rest.starts_with(b"\n") {
+            1
+        } else if rest.starts_with(b"\r\n") {
+            2
+        } else {
+            return Ok(None);
+        };
+        let after = t + blank as u64;
+        if after == limit || from_line::is_from_line(&line(&rest[blank..])) {
+            return Ok(Some(after));
+        }
+        Ok(None)
+    }
+}
