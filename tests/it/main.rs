@@ -2,5 +2,7 @@
 //! temp dir (see `util`).
 
 mod conformance;
+mod docs;
+mod reader;
 mod fixtures_parse;
 mod util;

@@ -1,0 +1,1106 @@
+//! The `&` prompt's command table and the commands (POSIX mailx "Commands in mailx", with
+//! Heirloom mailx and s-nail behaviour where POSIX is silent).
+//!
+//! A command word matches a table entry when it is a prefix of the entry's name at least as
+//! long as the entry's POSIX abbreviation; the first such entry in table order wins. A line
+//! that starts with a number prints that message; an empty line is `next`.
+
+use std::io::{self, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use super::display::{self, Mode};
+use super::msglist::Want;
+use super::session::{folder_banner, plural, Session};
+use super::vars::split_words;
+use crate::error::{EXIT_FAIL, EXIT_OK};
+use crate::store::mbox::{self, Field};
+
+/// What a table entry does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cmd {
+    Next,
+    Prev,
+    Alias,
+    Alternates,
+    Print,
+    PrintAll,
+    Top,
+    Touch,
+    Preserve,
+    Delete,
+    DeletePrint,
+    Undelete,
+    Unset,
+    Unalias,
+    Compose,
+    Mbox,
+    Unread,
+    Shell,
+    ShellEscape,
+    Copy,
+    CopyBySender,
+    Chdir,
+    Save,
+    SaveBySender,
+    Source,
+    Set,
+    Version,
+    Write,
+    From,
+    File,
+    Folders,
+    Help,
+    Z,
+    Headers,
+    Equals,
+    Edit,
+    Echo,
+    Quit,
+    List,
+    Exit,
+    Size,
+    If,
+    Else,
+    Endif,
+    Ignore,
+    Retain,
+    Unignore,
+    Unretain,
+    Pipe,
+    Newmail,
+}
+
+/// (name, shortest accepted abbreviation, command), in lookup order.
+const TABLE: &[(&str, usize, Cmd)] = &[
+    ("next", 1, Cmd::Next),
+    ("alias", 1, Cmd::Alias),
+    ("alternates", 3, Cmd::Alternates),
+    ("print", 1, Cmd::Print),
+    ("type", 1, Cmd::Print),
+    ("Type", 1, Cmd::PrintAll),
+    ("Print", 1, Cmd::PrintAll),
+    ("visual", 1, Cmd::Edit),
+    ("top", 2, Cmd::Top),
+    ("touch", 3, Cmd::Touch),
+    ("preserve", 3, Cmd::Preserve),
+    ("delete", 1, Cmd::Delete),
+    ("dp", 2, Cmd::DeletePrint),
+    ("dt", 2, Cmd::DeletePrint),
+    ("undelete", 1, Cmd::Undelete),
+    ("unset", 3, Cmd::Unset),
+    ("unalias", 4, Cmd::Unalias),
+    ("unignore", 4, Cmd::Unignore),
+    ("unretain", 4, Cmd::Unretain),
+    ("unread", 4, Cmd::Unread),
+    ("Unread", 1, Cmd::Unread),
+    ("new", 3, Cmd::Unread),
+    ("New", 3, Cmd::Unread),
+    ("mail", 1, Cmd::Compose),
+    ("mbox", 2, Cmd::Mbox),
+    ("!", 1, Cmd::ShellEscape),
+    ("copy", 1, Cmd::Copy),
+    ("Copy", 1, Cmd::CopyBySender),
+    ("chdir", 2, Cmd::Chdir),
+    ("cd", 2, Cmd::Chdir),
+    ("save", 1, Cmd::Save),
+    ("Save", 1, Cmd::SaveBySender),
+    ("source", 2, Cmd::Source),
+    ("set", 2, Cmd::Set),
+    ("shell", 2, Cmd::Shell),
+    ("size", 2, Cmd::Size),
+    ("version", 2, Cmd::Version),
+    ("group", 1, Cmd::Alias),
+    ("write", 1, Cmd::Write),
+    ("from", 1, Cmd::From),
+    ("file", 2, Cmd::File),
+    ("followup", 2, Cmd::Compose),
+    ("Followup", 1, Cmd::Compose),
+    ("folder", 4, Cmd::File),
+    ("folders", 7, Cmd::Folders),
+    ("?", 1, Cmd::Help),
+    ("z", 1, Cmd::Z),
+    ("headers", 1, Cmd::Headers),
+    ("help", 3, Cmd::Help),
+    ("hold", 2, Cmd::Preserve),
+    ("=", 1, Cmd::Equals),
+    ("Reply", 1, Cmd::Compose),
+    ("Respond", 3, Cmd::Compose),
+    ("reply", 1, Cmd::Compose),
+    ("respond", 3, Cmd::Compose),
+    ("edit", 1, Cmd::Edit),
+    ("echo", 2, Cmd::Echo),
+    ("quit", 1, Cmd::Quit),
+    ("list", 1, Cmd::List),
+    ("xit", 1, Cmd::Exit),
+    ("exit", 2, Cmd::Exit),
+    ("if", 1, Cmd::If),
+    ("else", 2, Cmd::Else),
+    ("endif", 2, Cmd::Endif),
+    ("ignore", 2, Cmd::Ignore),
+    ("discard", 3, Cmd::Ignore),
+    ("retain", 3, Cmd::Retain),
+    ("pipe", 2, Cmd::Pipe),
+    ("|", 1, Cmd::Pipe),
+    ("-", 1, Cmd::Prev),
+    ("+", 1, Cmd::Next),
+    ("newmail", 4, Cmd::Newmail),
+    ("inc", 3, Cmd::Newmail),
+];
+
+fn lookup(word: &str) -> Option<Cmd> {
+    TABLE
+        .iter()
+        .find(|(name, min, _)| word.len() >= *min && name.starts_with(word))
+        .map(|&(_, _, c)| c)
+}
+
+/// Every command name, for `list` and the help text.
+pub fn command_names() -> Vec<&'static str> {
+    TABLE.iter().map(|(n, _, _)| *n).collect()
+}
+
+impl Session {
+    /// Runs one command line. Errors are printed; `self.stop` is set by `quit`/`exit`.
+    pub fn execute(&mut self, line: &str) {
+        let line = line.trim_start();
+        if line.starts_with('#') {
+            return;
+        }
+        let (word, args) = split_command(line);
+        // Conditionals are looked at even inside a branch that is not executed.
+        let active = self.cond.iter().all(|&c| c);
+        match lookup(word) {
+            Some(Cmd::If) => {
+                let v = active && self.condition(args);
+                self.cond.push(v);
+                return;
+            }
+            Some(Cmd::Else) => {
+                match self.cond.last_mut() {
+                    Some(c) => *c = !*c,
+                    None => eprintln!("\"else\" without matching \"if\""),
+                }
+                return;
+            }
+            Some(Cmd::Endif) => {
+                if self.cond.pop().is_none() {
+                    eprintln!("\"endif\" without matching \"if\"");
+                }
+                return;
+            }
+            _ => {}
+        }
+        if !active {
+            return;
+        }
+        self.last_failed = false;
+        if word.is_empty() {
+            if line.trim().is_empty() {
+                self.cmd_next("");
+            }
+            return;
+        }
+        if word.as_bytes()[0].is_ascii_digit() {
+            // A bare message number (or list): go there and print it.
+            self.cmd_print(line, Mode::Print, true);
+            return;
+        }
+        let Some(cmd) = lookup(word) else {
+            eprintln!("Unknown command: \"{word}\"");
+            self.last_failed = true;
+            return;
+        };
+        self.run(cmd, word, args.trim());
+    }
+
+    fn run(&mut self, cmd: Cmd, word: &str, args: &str) {
+        let needs_folder = matches!(
+            cmd,
+            Cmd::Next
+                | Cmd::Prev
+                | Cmd::Print
+                | Cmd::PrintAll
+                | Cmd::Top
+                | Cmd::Touch
+                | Cmd::Preserve
+                | Cmd::Delete
+                | Cmd::DeletePrint
+                | Cmd::Undelete
+                | Cmd::Mbox
+                | Cmd::Unread
+                | Cmd::Copy
+                | Cmd::CopyBySender
+                | Cmd::Save
+                | Cmd::SaveBySender
+                | Cmd::Write
+                | Cmd::From
+                | Cmd::Z
+                | Cmd::Headers
+                | Cmd::Equals
+                | Cmd::Edit
+                | Cmd::Size
+                | Cmd::Pipe
+                | Cmd::Newmail
+        );
+        if needs_folder && self.folder.is_none() {
+            eprintln!("No messages.");
+            return;
+        }
+        match cmd {
+            Cmd::Next => self.cmd_next(args),
+            Cmd::Prev => self.cmd_prev(),
+            Cmd::Print => self.cmd_print(args, Mode::Print, false),
+            Cmd::PrintAll => self.cmd_print(args, Mode::PrintAll, false),
+            Cmd::Top => {
+                let n = self.vars.number("toplines").unwrap_or(5);
+                self.cmd_print(args, Mode::Top(n), false)
+            }
+            Cmd::Delete => self.cmd_delete(args, false),
+            Cmd::DeletePrint => self.cmd_delete(args, true),
+            Cmd::Undelete => self.cmd_undelete(args),
+            Cmd::Touch | Cmd::Mbox => self.mark(args, |m| {
+                m.mboxed = true;
+                m.preserved = false;
+            }),
+            Cmd::Preserve => self.mark(args, |m| {
+                m.preserved = true;
+                m.mboxed = false;
+            }),
+            Cmd::Unread => self.mark(args, |m| {
+                m.read = false;
+                m.read_now = false;
+            }),
+            Cmd::Save => self.cmd_save(args, true, false, false),
+            Cmd::Copy => self.cmd_save(args, false, false, false),
+            Cmd::SaveBySender => self.cmd_save(args, true, true, false),
+            Cmd::CopyBySender => self.cmd_save(args, false, true, false),
+            Cmd::Write => self.cmd_save(args, true, false, true),
+            Cmd::From => self.cmd_from(args),
+            Cmd::Headers => self.cmd_headers(args),
+            Cmd::Z => self.cmd_z(args),
+            Cmd::Equals => {
+                let f = self.folder.as_ref().expect("folder");
+                println!("{}", f.cur);
+            }
+            Cmd::Size => self.cmd_size(args),
+            Cmd::Pipe => self.cmd_pipe(args),
+            Cmd::Edit => self.cmd_edit(args, word),
+            Cmd::Newmail => self.cmd_newmail(),
+            Cmd::Set => self.cmd_set(args),
+            Cmd::Unset => {
+                for w in split_words(args) {
+                    self.vars.unset(&w);
+                }
+            }
+            Cmd::Alias => self.cmd_alias(args),
+            Cmd::Unalias => {
+                for w in split_words(args) {
+                    if self.aliases.remove(&w).is_none() {
+                        eprintln!("\"{w}\": no such alias");
+                    }
+                }
+            }
+            Cmd::Alternates => {
+                let w = split_words(args);
+                if w.is_empty() {
+                    println!("{}", self.alternates.join(" "));
+                } else {
+                    self.alternates = w;
+                }
+            }
+            Cmd::Ignore => self.cmd_fieldset(args, true),
+            Cmd::Retain => self.cmd_fieldset(args, false),
+            Cmd::Unignore => unfield(&mut self.ignored, args),
+            Cmd::Unretain => unfield(&mut self.retained, args),
+            Cmd::Source => {
+                let w = split_words(args);
+                match w.first() {
+                    Some(p) => {
+                        let p = self.expand_path(p);
+                        self.source_file(&p, false);
+                    }
+                    None => eprintln!("source: a file name is required"),
+                }
+            }
+            Cmd::Echo => {
+                let words: Vec<String> = split_words(args)
+                    .iter()
+                    .map(|w| self.expand_vars(w))
+                    .collect();
+                println!("{}", words.join(" "));
+            }
+            Cmd::Chdir => {
+                let w = split_words(args);
+                let dir = w
+                    .first()
+                    .map(|d| self.expand_path(d))
+                    .unwrap_or_else(|| self.env.home.clone());
+                if let Err(e) = std::env::set_current_dir(&dir) {
+                    eprintln!("{}: {e}", dir.display());
+                }
+            }
+            Cmd::ShellEscape => self.shell(Some(args)),
+            Cmd::Shell => self.shell(if args.is_empty() { None } else { Some(args) }),
+            Cmd::Compose => {
+                eprintln!("{word}: composing mail is not yet supported by rmail");
+                self.last_failed = true;
+            }
+            Cmd::File => self.cmd_file(args),
+            Cmd::Folders => self.cmd_folders(),
+            Cmd::Help => print_help(),
+            Cmd::List => println!("{}", command_names().join(" ")),
+            Cmd::Version => println!("rmail version {}", env!("CARGO_PKG_VERSION")),
+            Cmd::Quit => {
+                self.stop = Some(match self.quit_folder() {
+                    Ok(()) => EXIT_OK,
+                    Err(()) => EXIT_FAIL,
+                });
+            }
+            Cmd::Exit => {
+                self.folder = None;
+                self.stop = Some(EXIT_OK);
+            }
+            Cmd::If | Cmd::Else | Cmd::Endif => {}
+        }
+    }
+
+    /// `if r|s|t|$var|$var == value|$var != value`: `r` is true (receiving), `s` false,
+    /// `t` when stdin is a terminal; `!` negates.
+    fn condition(&self, args: &str) -> bool {
+        let w = split_words(args);
+        let (neg, w0) = match w.first().map(|s| s.as_str()) {
+            Some(x) if x.starts_with('!') => (true, x[1..].to_owned()),
+            Some(x) => (false, x.to_owned()),
+            None => {
+                eprintln!("if: missing condition");
+                return false;
+            }
+        };
+        let v = match (w0.as_str(), w.get(1).map(|s| s.as_str()), w.get(2)) {
+            ("r" | "R", None, _) => true,
+            ("s" | "S", None, _) => false,
+            ("t" | "T", None, _) => self.interactive,
+            (var, op, val) if var.starts_with('$') => {
+                let name = var
+                    .trim_start_matches('$')
+                    .trim_matches(|c| c == '{' || c == '}');
+                match (op, val) {
+                    (None, _) => self.vars.is_set(name),
+                    (Some("=="), Some(val)) => self.vars.get(name) == Some(val.as_str()),
+                    (Some("!="), Some(val)) => self.vars.get(name) != Some(val.as_str()),
+                    _ => {
+                        eprintln!("if: invalid condition: {args}");
+                        false
+                    }
+                }
+            }
+            _ => {
+                eprintln!("if: invalid condition: {args}");
+                false
+            }
+        };
+        v != neg
+    }
+
+    fn expand_vars(&self, w: &str) -> String {
+        match w.strip_prefix('$') {
+            Some(name) => self
+                .vars
+                .get(name)
+                .map(str::to_owned)
+                .or_else(|| std::env::var(name).ok())
+                .unwrap_or_default(),
+            None => w.to_owned(),
+        }
+    }
+
+    fn cmd_print(&mut self, args: &str, mode: Mode, bare_number: bool) {
+        let Some(list) = self.list(args, Want::Undeleted) else {
+            self.last_failed = true;
+            return;
+        };
+        let quiet = self.vars.is_set("quiet");
+        for n in list {
+            self.show(n, mode, quiet || bare_number && false);
+        }
+    }
+
+    /// Prints message `n`, marks it read and current.
+    fn show(&mut self, n: usize, mode: Mode, quiet: bool) {
+        {
+            let f = self.folder.as_mut().expect("folder");
+            f.cur = n;
+            f.cur_used = true;
+            let m = &mut f.msgs[n - 1];
+            if !matches!(mode, Mode::Top(_)) {
+                if !m.read {
+                    m.read_now = true;
+                }
+                m.read = true;
+            }
+        }
+        match display::render(self, n, mode) {
+            Ok(text) => {
+                let mut s = String::with_capacity(text.len() + 16);
+                if !quiet {
+                    s.push_str(&format!("Message {n:>2}:\n"));
+                }
+                s.push_str(&text);
+                if let Err(e) = display::page(self, &s) {
+                    if e.kind() != io::ErrorKind::BrokenPipe {
+                        eprintln!("rmail: {e}");
+                    }
+                }
+            }
+            Err(e) => eprintln!("rmail: cannot read message {n}: {e}"),
+        }
+    }
+
+    fn cmd_next(&mut self, args: &str) {
+        if !args.trim().is_empty() {
+            let Some(list) = self.list(args, Want::Undeleted) else {
+                return;
+            };
+            self.show(list[0], Mode::Print, false);
+            return;
+        }
+        let f = self.folder.as_ref().expect("folder");
+        let start = if f.cur_used || f.cur == 0 || f.msgs.get(f.cur - 1).is_none_or(|m| m.deleted) {
+            f.cur + 1
+        } else {
+            f.cur
+        };
+        match (start.max(1)..=f.msgs.len()).find(|&n| !f.msgs[n - 1].deleted) {
+            Some(n) => self.show(n, Mode::Print, false),
+            None => println!("At EOF"),
+        }
+    }
+
+    fn cmd_prev(&mut self) {
+        let f = self.folder.as_ref().expect("folder");
+        match (1..f.cur).rev().find(|&n| !f.msgs[n - 1].deleted) {
+            Some(n) => self.show(n, Mode::Print, false),
+            None => println!("No previous message"),
+        }
+    }
+
+    fn cmd_delete(&mut self, args: &str, then_print: bool) {
+        let Some(list) = self.list(args, Want::Undeleted) else {
+            return;
+        };
+        let f = self.folder.as_mut().expect("folder");
+        for &n in &list {
+            f.msgs[n - 1].deleted = true;
+        }
+        let last = *list.last().expect("non-empty list");
+        // The current message becomes the first undeleted one after the last deleted.
+        let next = (last + 1..=f.msgs.len()).find(|&n| !f.msgs[n - 1].deleted);
+        match next {
+            Some(n) => {
+                f.cur = n;
+                f.cur_used = false;
+                if then_print {
+                    self.show(n, Mode::Print, false);
+                }
+            }
+            None => {
+                f.cur = last;
+                f.cur_used = true;
+                if then_print {
+                    println!("At EOF");
+                }
+            }
+        }
+    }
+
+    fn cmd_undelete(&mut self, args: &str) {
+        let spec = if args.trim().is_empty() {
+            let f = self.folder.as_ref().expect("folder");
+            match (1..=f.msgs.len())
+                .rev()
+                .find(|&n| f.msgs[n - 1].deleted && n <= f.cur.max(1))
+            {
+                Some(n) => n.to_string(),
+                None => match (1..=f.msgs.len()).find(|&n| f.msgs[n - 1].deleted) {
+                    Some(n) => n.to_string(),
+                    None => {
+                        eprintln!("No applicable messages");
+                        return;
+                    }
+                },
+            }
+        } else {
+            args.to_owned()
+        };
+        let Some(list) = self.list(&spec, Want::Deleted) else {
+            return;
+        };
+        let f = self.folder.as_mut().expect("folder");
+        for &n in &list {
+            f.msgs[n - 1].deleted = false;
+        }
+        f.cur = *list.last().expect("non-empty list");
+    }
+
+    fn mark(&mut self, args: &str, op: impl Fn(&mut super::session::MsgState)) {
+        let Some(list) = self.list(args, Want::Undeleted) else {
+            return;
+        };
+        let f = self.folder.as_mut().expect("folder");
+        for &n in &list {
+            op(&mut f.msgs[n - 1]);
+        }
+    }
+
+    /// `save`/`copy`/`Save`/`Copy`/`write [msglist] [file]`.
+    fn cmd_save(&mut self, args: &str, mark_saved: bool, by_sender: bool, body_only: bool) {
+        let mut words = split_words(args);
+        let (list_spec, target) = if by_sender {
+            (words.join(" "), None)
+        } else {
+            let file = words.pop();
+            if file.is_none() && body_only {
+                eprintln!("write: a file name is required");
+                return;
+            }
+            (words.join(" "), file)
+        };
+        let Some(list) = self.list(&list_spec, Want::Undeleted) else {
+            return;
+        };
+        let path = match target {
+            Some(t) => self.expand_path(&t),
+            None if by_sender => {
+                let f = self.folder.as_ref().expect("folder");
+                let from = f
+                    .mbox
+                    .field(list[0] - 1, Field::From)
+                    .and_then(|v| crate::message::address::parse_list(v).into_iter().next())
+                    .map(|m| m.addr)
+                    .unwrap_or_else(|| "unknown".into());
+                let login = from
+                    .split('@')
+                    .next()
+                    .unwrap_or("unknown")
+                    .replace('/', "_");
+                if self.vars.is_set("outfolder") {
+                    self.folder_dir().join(login)
+                } else {
+                    Path::new(&login).to_owned()
+                }
+            }
+            None => self.mbox_path(),
+        };
+        let existed = path.exists();
+        let f = self.folder.as_ref().expect("folder");
+        let mut out = Vec::with_capacity(list.len());
+        let (mut lines, mut bytes) = (0u64, 0u64);
+        for &n in &list {
+            let raw = if body_only {
+                display::render(self, n, Mode::BodyOnly).map(String::into_bytes)
+            } else {
+                f.mbox
+                    .read_raw(n - 1)
+                    .map(|r| mbox::with_status(&r, f.msgs[n - 1].disk_status()))
+            };
+            match raw {
+                Ok(r) => {
+                    lines += bytecount::count(&r, b'\n') as u64;
+                    bytes += r.len() as u64;
+                    out.push(r);
+                }
+                Err(e) => {
+                    eprintln!("rmail: cannot read message {n}: {e}");
+                    return;
+                }
+            }
+        }
+        let res = if body_only {
+            write_plain(&path, &out)
+        } else {
+            mbox::append(&path, &out)
+        };
+        if let Err(e) = res {
+            eprintln!("rmail: {e}");
+            self.last_failed = true;
+            return;
+        }
+        println!(
+            "\"{}\" {} {lines}/{bytes}",
+            path.display(),
+            if existed { "[Appended]" } else { "[New file]" }
+        );
+        if mark_saved {
+            let f = self.folder.as_mut().expect("folder");
+            for &n in &list {
+                f.msgs[n - 1].saved = true;
+            }
+        }
+    }
+
+    fn cmd_from(&mut self, args: &str) {
+        let Some(list) = self.list(args, Want::Undeleted) else {
+            return;
+        };
+        let hl = self.headline();
+        let width = self.width();
+        let mut out = io::stdout().lock();
+        for n in list {
+            let _ = writeln!(out, "{}", self.summary_line(&hl, n, width));
+        }
+    }
+
+    fn cmd_headers(&mut self, args: &str) {
+        let n = if args.trim().is_empty() {
+            self.folder.as_ref().expect("folder").cur
+        } else {
+            match self.list(args, Want::Undeleted) {
+                Some(l) => l[0],
+                None => return,
+            }
+        };
+        self.headers_screen(n);
+    }
+
+    fn cmd_z(&mut self, args: &str) {
+        let size = self.screen();
+        let f = self.folder.as_ref().expect("folder");
+        let total = f.msgs.len();
+        let top = match args.trim() {
+            "-" => {
+                if f.screen_top <= 1 {
+                    println!("On first screenful of messages");
+                    return;
+                }
+                f.screen_top.saturating_sub(size).max(1)
+            }
+            _ => {
+                let t = f.screen_top + size;
+                if t > total {
+                    println!("On last screenful of messages");
+                    return;
+                }
+                t
+            }
+        };
+        self.folder.as_mut().expect("folder").screen_top = top;
+        self.print_range(top, (top + size - 1).min(total));
+    }
+
+    fn cmd_size(&mut self, args: &str) {
+        let Some(list) = self.list(args, Want::Undeleted) else {
+            return;
+        };
+        let f = self.folder.as_ref().expect("folder");
+        for n in list {
+            let m = f.mbox.meta(n - 1);
+            println!("{n}: {}/{}", m.lines, m.len);
+        }
+    }
+
+    fn cmd_pipe(&mut self, args: &str) {
+        // `pipe [msglist] command`: the command is the last word (or the `cmd` variable).
+        let mut words = split_words(args);
+        let command = match words
+            .pop()
+            .or_else(|| self.vars.get("cmd").map(str::to_owned))
+        {
+            Some(c) => c,
+            None => {
+                eprintln!("pipe: no command given and \"cmd\" is not set");
+                return;
+            }
+        };
+        let Some(list) = self.list(&words.join(" "), Want::Undeleted) else {
+            return;
+        };
+        let mut text = String::new();
+        for &n in &list {
+            match display::render(self, n, Mode::Print) {
+                Ok(t) => text.push_str(&t),
+                Err(e) => {
+                    eprintln!("rmail: cannot read message {n}: {e}");
+                    return;
+                }
+            }
+        }
+        let _ = io::stdout().flush();
+        match Command::new(self.shell_path())
+            .arg("-c")
+            .arg(&command)
+            .stdin(Stdio::piped())
+            .spawn()
+        {
+            Ok(mut child) => {
+                if let Some(mut stdin) = child.stdin.take() {
+                    let _ = stdin.write_all(text.as_bytes());
+                }
+                match child.wait() {
+                    Ok(st) if !st.success() => eprintln!("pipe: \"{command}\" exited with {st}"),
+                    Err(e) => eprintln!("pipe: {e}"),
+                    _ => {}
+                }
+            }
+            Err(e) => eprintln!("pipe: cannot run \"{command}\": {e}"),
+        }
+    }
+
+    fn cmd_edit(&mut self, args: &str, word: &str) {
+        let Some(list) = self.list(args, Want::Undeleted) else {
+            return;
+        };
+        let var = if word.starts_with('v') {
+            "VISUAL"
+        } else {
+            "EDITOR"
+        };
+        let editor = self
+            .vars
+            .get(var)
+            .map(str::to_owned)
+            .or_else(|| std::env::var(var).ok())
+            .filter(|e| !e.is_empty())
+            .unwrap_or_else(|| {
+                if var == "VISUAL" {
+                    "vi".into()
+                } else {
+                    "ed".into()
+                }
+            });
+        for n in list {
+            let f = self.folder.as_ref().expect("folder");
+            let raw = match f.mbox.read_message(n - 1) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("rmail: cannot read message {n}: {e}");
+                    return;
+                }
+            };
+            let path = std::env::temp_dir().join(format!("rmail-edit-{}-{n}", std::process::id()));
+            if let Err(e) = write_private(&path, &raw) {
+                eprintln!("rmail: {}: {e}", path.display());
+                return;
+            }
+            let _ = Command::new(self.shell_path())
+                .arg("-c")
+                .arg(format!("{editor} \"$1\""))
+                .arg("sh")
+                .arg(&path)
+                .status();
+            if std::fs::read(&path).map(|v| v != raw).unwrap_or(false) {
+                eprintln!("rmail: message {n}: edits are not written back to the folder (not supported yet)");
+            }
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+
+    fn cmd_newmail(&mut self) {
+        let f = self.folder.as_mut().expect("folder");
+        match f.mbox.check_new() {
+            Ok(0) => println!("No new mail."),
+            Ok(k) => {
+                for _ in 0..k {
+                    f.msgs.push(super::session::MsgState {
+                        new: true,
+                        ..Default::default()
+                    });
+                }
+                println!("New mail has arrived: {}.", plural(k, "new message"));
+            }
+            Err(e) => eprintln!("rmail: {e}"),
+        }
+    }
+
+    fn cmd_set(&mut self, args: &str) {
+        let words = split_words(args);
+        if words.is_empty() {
+            for (k, v) in self.vars.iter() {
+                if v.is_empty() {
+                    println!("{k}");
+                } else {
+                    println!("{k}=\"{v}\"");
+                }
+            }
+            return;
+        }
+        for w in words {
+            self.vars.assign(&w);
+        }
+    }
+
+    fn cmd_alias(&mut self, args: &str) {
+        let words = split_words(args);
+        match words.as_slice() {
+            [] => {
+                for (k, v) in &self.aliases {
+                    println!("{k}\t{}", v.join(" "));
+                }
+            }
+            [name] => match self.aliases.get(name) {
+                Some(v) => println!("{name}\t{}", v.join(" ")),
+                None => eprintln!("\"{name}\": no such alias"),
+            },
+            [name, rest @ ..] => {
+                self.aliases
+                    .entry(name.clone())
+                    .or_default()
+                    .extend(rest.iter().cloned());
+            }
+        }
+    }
+
+    fn cmd_fieldset(&mut self, args: &str, ignore: bool) {
+        let words = split_words(args);
+        let set = if ignore {
+            &mut self.ignored
+        } else {
+            &mut self.retained
+        };
+        if words.is_empty() {
+            for w in set.iter() {
+                println!("{w}");
+            }
+            return;
+        }
+        for w in words {
+            set.insert(w.to_ascii_lowercase());
+        }
+    }
+
+    fn cmd_file(&mut self, args: &str) {
+        let words = split_words(args);
+        let Some(name) = words.first() else {
+            match &self.folder {
+                Some(f) => println!("{}", folder_banner(f)),
+                None => println!("No file."),
+            }
+            return;
+        };
+        let path = self.expand_path(name);
+        let edit = path != self.env.system_mailbox;
+        if self.quit_folder().is_err() {
+            return;
+        }
+        match self.open_folder(&path, edit, false) {
+            Ok(_) => {
+                let with_headers = !self.vars.is_set("noheader");
+                self.announce(with_headers);
+            }
+            Err(e) => eprintln!("rmail: {e}"),
+        }
+    }
+
+    fn cmd_folders(&mut self) {
+        let dir = self.folder_dir();
+        let lister = self
+            .vars
+            .get("LISTER")
+            .map(str::to_owned)
+            .or_else(|| std::env::var("LISTER").ok())
+            .unwrap_or_else(|| "ls".into());
+        let _ = io::stdout().flush();
+        let _ = Command::new(self.shell_path())
+            .arg("-c")
+            .arg(format!("{lister} \"$1\""))
+            .arg("sh")
+            .arg(&dir)
+            .status();
+    }
+
+    fn shell_path(&self) -> String {
+        self.vars
+            .get("SHELL")
+            .map(str::to_owned)
+            .or_else(|| std::env::var("SHELL").ok())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "/bin/sh".into())
+    }
+
+    fn shell(&mut self, command: Option<&str>) {
+        let _ = io::stdout().flush();
+        let mut c = Command::new(self.shell_path());
+        if let Some(cmd) = command {
+            c.arg("-c").arg(cmd);
+        }
+        match c.status() {
+            Ok(_) => {
+                if self.interactive && command.is_some() {
+                    println!("!");
+                }
+            }
+            Err(e) => eprintln!("rmail: cannot run shell: {e}"),
+        }
+    }
+}
+
+/// Splits a command line into the command word and the rest: a word of letters, or one of
+/// the single-character commands `! | = ? - +`, or a message number (returned as the word so
+/// the caller can tell).
+fn split_command(line: &str) -> (&str, &str) {
+    let line = line.trim_start();
+    let first = match line.chars().next() {
+        Some(c) => c,
+        None => return ("", ""),
+    };
+    if first.is_ascii_digit() {
+        return (&line[..1], line);
+    }
+    if "!|=?-+".contains(first) {
+        return (&line[..1], &line[1..]);
+    }
+    let end = line
+        .find(|c: char| !c.is_alphanumeric())
+        .unwrap_or(line.len());
+    if end == 0 {
+        return (&line[..first.len_utf8()], &line[first.len_utf8()..]);
+    }
+    (&line[..end], &line[end..])
+}
+
+fn unfield(set: &mut std::collections::BTreeSet<String>, args: &str) {
+    for w in split_words(args) {
+        if w == "*" {
+            set.clear();
+        } else {
+            set.remove(&w.to_ascii_lowercase());
+        }
+    }
+}
+
+fn write_plain(path: &Path, chunks: &[Vec<u8>]) -> Result<(), mbox::StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let err = |e| mbox::StoreError::Io {
+        path: path.to_owned(),
+        source: e,
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(err)?;
+    for c in chunks {
+        f.write_all(c).map_err(err)?;
+    }
+    f.sync_all().map_err(err)
+}
+
+fn write_private(path: &Path, data: &[u8]) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(data)
+}
+
+fn print_help() {
+    println!(
+        "\
+               rmail commands
+type [msglist]          print messages (also: print, p, t; Type/Print: all headers)
+next                    go to and print the next message (also: an empty line)
+from [msglist]          give header lines of messages
+headers [msg]           show the screen of headers containing msg; z [-] pages
+delete [msglist]        delete messages; undelete [msglist] brings them back
+dp, dt                  delete the current message and print the next
+save [msglist] file     append messages to file and mark them saved
+copy [msglist] file     append messages to file without marking them
+write [msglist] file    append message bodies to file
+Save, Copy [msglist]    save/copy to a file named after the sender
+hold, preserve          keep messages in the system mailbox
+mbox, touch             move messages to mbox at quit
+unread, new [msglist]   mark messages unread
+top [msglist]           print the first toplines lines of messages
+size [msglist]          print lines/bytes of messages
+pipe [msglist] cmd      pipe messages to a shell command
+file, folder [name]     show or switch folder (%: system mailbox, &: mbox, +name)
+folders                 list the folder directory
+set, unset [var...]     set or unset variables; alias, group, unalias; alternates
+ignore, retain [field]  hide or show header fields; unignore, unretain
+source file             read commands from file; if r|s|t / else / endif
+! cmd, shell            run a shell command or a shell
+cd, chdir [dir]         change directory
+newmail, inc            check for mail that arrived during this session
+=                       print the current message number
+quit                    quit, saving changes to the mailbox
+exit, xit               quit without changing the mailbox
+A <msglist> is: n, n-m, *, ., ^, $, +, -, :n :o :u :r :d, /subject, address"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn posix_abbreviations() {
+        for (w, c) in [
+            ("p", Cmd::Print),
+            ("t", Cmd::Print),
+            ("P", Cmd::PrintAll),
+            ("T", Cmd::PrintAll),
+            ("d", Cmd::Delete),
+            ("dp", Cmd::DeletePrint),
+            ("h", Cmd::Headers),
+            ("f", Cmd::From),
+            ("fi", Cmd::File),
+            ("fo", Cmd::Compose),
+            ("fold", Cmd::File),
+            ("folders", Cmd::Folders),
+            ("s", Cmd::Save),
+            ("se", Cmd::Set),
+            ("sh", Cmd::Shell),
+            ("si", Cmd::Size),
+            ("so", Cmd::Source),
+            ("S", Cmd::SaveBySender),
+            ("c", Cmd::Copy),
+            ("C", Cmd::CopyBySender),
+            ("q", Cmd::Quit),
+            ("x", Cmd::Exit),
+            ("ex", Cmd::Exit),
+            ("u", Cmd::Undelete),
+            ("uns", Cmd::Unset),
+            ("ho", Cmd::Preserve),
+            ("pre", Cmd::Preserve),
+            ("mb", Cmd::Mbox),
+            ("to", Cmd::Top),
+            ("tou", Cmd::Touch),
+            ("z", Cmd::Z),
+            ("n", Cmd::Next),
+            ("m", Cmd::Compose),
+            ("r", Cmd::Compose),
+            ("R", Cmd::Compose),
+            ("a", Cmd::Alias),
+            ("alt", Cmd::Alternates),
+            ("g", Cmd::Alias),
+            ("ig", Cmd::Ignore),
+            ("ret", Cmd::Retain),
+            ("l", Cmd::List),
+            ("e", Cmd::Edit),
+            ("ec", Cmd::Echo),
+            ("v", Cmd::Edit),
+            ("w", Cmd::Write),
+            ("pi", Cmd::Pipe),
+            ("hel", Cmd::Help),
+            ("i", Cmd::If),
+            ("inc", Cmd::Newmail),
+        ] {
+            assert_eq!(lookup(w), Some(c), "{w}");
+        }
+        assert_eq!(lookup("bogus"), None);
+        assert_eq!(lookup("un"), None);
+    }
+
+    #[test]
+    fn command_word_split() {
+        assert_eq!(split_command("p 2"), ("p", " 2"));
+        assert_eq!(split_command("p2"), ("p", "2"));
+        assert_eq!(split_command("!ls -l"), ("!", "ls -l"));
+        assert_eq!(split_command("2"), ("2", "2"));
+        assert_eq!(split_command("  "), ("", ""));
+        assert_eq!(split_command("|cat"), ("|", "cat"));
+    }
+}

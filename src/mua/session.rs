@@ -1,0 +1,905 @@
+//! One reader session: the environment, the open folder with per-message state, the input
+//! loop, and what `quit` and `exit` do to the mailbox (POSIX mailx "quit": deleted and saved
+//! messages leave the system mailbox, read ones move to `MBOX` unless `hold`, the rest are
+//! held; in a folder opened with `-f` only deleted messages leave).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use super::msglist::{self, ListContext, Want};
+use super::summary::{self, Headline, Line};
+use super::vars::Vars;
+use crate::error::{EXIT_FAIL, EXIT_OK};
+use crate::message::{address, header};
+use crate::store::mbox::{self, Disposition, Field, Mbox, Status, StoreError};
+
+/// Paths and names resolved once from the environment.
+#[derive(Debug, Clone)]
+pub struct Env {
+    /// `$HOME` (else the password database, else `/`).
+    pub home: PathBuf,
+    /// Login name: `$USER`, `$LOGNAME`, else the password database.
+    pub user: String,
+    /// `$MAIL`, else `/var/mail/$USER`.
+    pub system_mailbox: PathBuf,
+}
+
+impl Env {
+    /// Reads the environment.
+    pub fn from_process() -> Env {
+        let pw_name = || {
+            // SAFETY: getpwuid returns a pointer into static storage or null; we copy the
+            // name out immediately, before any other call could overwrite it.
+            unsafe {
+                let pw = libc::getpwuid(libc::getuid());
+                if pw.is_null() || (*pw).pw_name.is_null() {
+                    None
+                } else {
+                    Some(
+                        std::ffi::CStr::from_ptr((*pw).pw_name)
+                            .to_string_lossy()
+                            .into_owned(),
+                    )
+                }
+            }
+        };
+        let user = std::env::var("USER")
+            .ok()
+            .filter(|s| !s.is_empty())
+            .or_else(|| std::env::var("LOGNAME").ok().filter(|s| !s.is_empty()))
+            .or_else(pw_name)
+            .unwrap_or_else(|| "nobody".into());
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .or_else(dirs::home_dir)
+            .unwrap_or_else(|| PathBuf::from("/"));
+        let system_mailbox = std::env::var_os("MAIL")
+            .filter(|m| !m.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(SPOOL_DIR).join(&user));
+        Env {
+            home,
+            user,
+            system_mailbox,
+        }
+    }
+
+    /// The system mailbox of `user` (`/var/mail/USER`).
+    pub fn spool_of(&self, user: &str) -> PathBuf {
+        Path::new(SPOOL_DIR).join(user)
+    }
+}
+
+/// Debian's mail spool directory (`/var/spool/mail` is a link to it).
+pub const SPOOL_DIR: &str = "/var/mail";
+
+/// Per-message state of the session (mailx's MNEW, MREAD, MDELETED, MSAVED, MPRESERVE, MBOX).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MsgState {
+    /// No `O` in `Status:` at open: arrived since the last session.
+    pub new: bool,
+    /// `R` in `Status:` at open.
+    pub read_before: bool,
+    /// Read in this session (or before, unless `unread` cleared it).
+    pub read: bool,
+    /// Read in this session.
+    pub read_now: bool,
+    /// Marked deleted.
+    pub deleted: bool,
+    /// Saved to a file with `save`/`Save`.
+    pub saved: bool,
+    /// `hold`/`preserve`: stays in the system mailbox.
+    pub preserved: bool,
+    /// `mbox`/`touch`: moves to MBOX at quit.
+    pub mboxed: bool,
+}
+
+impl MsgState {
+    /// The header summary's status letter (`D M P * R O N U`).
+    pub fn letter(&self) -> char {
+        if self.deleted {
+            'D'
+        } else if self.mboxed {
+            'M'
+        } else if self.preserved {
+            'P'
+        } else if self.saved {
+            '*'
+        } else if self.read_now && self.read {
+            'R'
+        } else if self.read {
+            'O'
+        } else if self.new {
+            'N'
+        } else {
+            'U'
+        }
+    }
+
+    /// The `Status:` letters to store at quit: every message is old after a session.
+    pub fn disk_status(&self) -> Status {
+        Status {
+            read: self.read,
+            old: true,
+        }
+    }
+}
+
+/// An open folder.
+pub struct Folder {
+    /// The indexed mailbox.
+    pub mbox: Mbox,
+    /// Its path, as opened.
+    pub path: PathBuf,
+    /// Opened with `-f`/`file` (edit mode) rather than as the system mailbox.
+    pub edit: bool,
+    /// Nothing is written back.
+    pub read_only: bool,
+    /// State per message, index = number - 1.
+    pub msgs: Vec<MsgState>,
+    /// Current message number (1-based; 0 when empty).
+    pub cur: usize,
+    /// Whether the current message has been acted on (so `next` moves past it).
+    pub cur_used: bool,
+    /// First message of the last `headers` screen.
+    pub screen_top: usize,
+}
+
+/// An error opening a folder.
+#[derive(Debug)]
+pub struct OpenError(pub StoreError);
+
+impl OpenError {
+    /// True when the file does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self.0, StoreError::NotFound(_))
+    }
+}
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The reader's whole state.
+pub struct Session {
+    /// Variables (`set`).
+    pub vars: Vars,
+    /// Paths and user name.
+    pub env: Env,
+    /// `alias`/`group` definitions.
+    pub aliases: BTreeMap<String, Vec<String>>,
+    /// `alternates`.
+    pub alternates: Vec<String>,
+    /// `ignore`/`discard` (lower-case field names).
+    pub ignored: BTreeSet<String>,
+    /// `retain` (lower-case field names); when non-empty only these are shown.
+    pub retained: BTreeSet<String>,
+    /// The open folder, if any.
+    pub folder: Option<Folder>,
+    /// The previous folder (`#`).
+    pub prev_folder: Option<PathBuf>,
+    /// stdin is a terminal.
+    pub interactive: bool,
+    /// `if`/`else` nesting: whether each level executes.
+    pub cond: Vec<bool>,
+    /// Set by a failing command; decides nothing but `-v` reporting.
+    pub last_failed: bool,
+    /// Set by `quit`/`exit`.
+    pub(crate) stop: Option<i32>,
+}
+
+impl Session {
+    /// A session with no folder open, reading the environment.
+    pub fn new(interactive: bool) -> Session {
+        Session {
+            vars: Vars::new(),
+            env: Env::from_process(),
+            aliases: BTreeMap::new(),
+            alternates: Vec::new(),
+            ignored: BTreeSet::new(),
+            retained: BTreeSet::new(),
+            folder: None,
+            prev_folder: None,
+            interactive,
+            cond: Vec::new(),
+            last_failed: false,
+            stop: None,
+        }
+    }
+
+    /// Opens `path` as the current folder; returns its message count.
+    pub fn open_folder(
+        &mut self,
+        path: &Path,
+        edit: bool,
+        read_only: bool,
+    ) -> Result<usize, OpenError> {
+        let mb = Mbox::open(path).map_err(OpenError)?;
+        let msgs: Vec<MsgState> = (0..mb.len())
+            .map(|i| {
+                let st = mb.meta(i).status;
+                MsgState {
+                    new: !st.old,
+                    read_before: st.read,
+                    read: st.read,
+                    ..MsgState::default()
+                }
+            })
+            .collect();
+        let n = msgs.len();
+        // The current message starts at the first new (else unread) message, else the first.
+        let cur = msgs
+            .iter()
+            .position(|m| m.new && !m.read)
+            .or_else(|| msgs.iter().position(|m| !m.read))
+            .map(|i| i + 1)
+            .unwrap_or(if n > 0 { 1 } else { 0 });
+        self.folder = Some(Folder {
+            mbox: mb,
+            path: path.to_owned(),
+            edit,
+            read_only: read_only || self.vars.is_set("readonly"),
+            msgs,
+            cur,
+            cur_used: false,
+            screen_top: 1,
+        });
+        Ok(n)
+    }
+
+    /// Screen height for `headers` and `z`: `screen`, else terminal rows − 4, else 20.
+    pub fn screen(&self) -> usize {
+        if let Some(n) = self.vars.number("screen").filter(|&n| n > 0) {
+            return n;
+        }
+        match terminal_size() {
+            Some((_, rows)) if rows > 5 => rows - 4,
+            _ => 20,
+        }
+    }
+
+    /// Display width for summary lines: the terminal's, 80 when not a terminal.
+    pub fn width(&self) -> usize {
+        terminal_size().map(|(c, _)| c).unwrap_or(80)
+    }
+
+    /// The banner (`"/var/mail/u": 2 messages 1 new`) and, when `with_headers`, the screen of
+    /// headers around the current message.
+    pub fn announce(&mut self, with_headers: bool) {
+        let Some(f) = &self.folder else { return };
+        println!("{}", folder_banner(f));
+        if with_headers && !f.msgs.is_empty() {
+            let cur = f.cur;
+            self.headers_screen(cur);
+        }
+        let _ = io::stdout().flush();
+    }
+
+    /// `-H`: one summary line per message, nothing else.
+    pub fn print_all_headers(&self) -> io::Result<()> {
+        let Some(f) = &self.folder else { return Ok(()) };
+        let out = io::stdout();
+        let mut w = io::BufWriter::with_capacity(1 << 16, out.lock());
+        let hl = self.headline();
+        let width = self.width();
+        for n in 1..=f.msgs.len() {
+            let line = self.summary_line(&hl, n, width);
+            w.write_all(line.as_bytes())?;
+            w.write_all(b"\n")?;
+        }
+        w.flush()
+    }
+
+    /// The parsed `headline` format.
+    pub fn headline(&self) -> Headline {
+        Headline::parse(
+            self.vars
+                .get("headline")
+                .unwrap_or(summary::DEFAULT_HEADLINE),
+        )
+    }
+
+    /// The summary line of message `n`.
+    pub fn summary_line(&self, hl: &Headline, n: usize, width: usize) -> String {
+        let f = self.folder.as_ref().expect("folder open");
+        let i = n - 1;
+        let meta = f.mbox.meta(i);
+        let from = self.sender_shown(i);
+        let date = self.date_shown(i);
+        let subject = self.subject(n);
+        let line = Line {
+            current: n == f.cur,
+            status: f.msgs[i].letter(),
+            number: n,
+            from: &summary::sanitize(&from),
+            date: &date,
+            lines: meta.lines as u64,
+            bytes: meta.len,
+            subject: &summary::sanitize(&subject),
+        };
+        hl.format(&line, width)
+    }
+
+    /// The sender as the summary shows it: the `From:` address (the display name with
+    /// `showname`), else the `From_` line's sender; with `showto`, mail from oneself shows
+    /// `To: recipient`.
+    fn sender_shown(&self, i: usize) -> String {
+        let f = self.folder.as_ref().expect("folder open");
+        let showname = self.vars.is_set("showname");
+        let from = match f.mbox.field(i, Field::From) {
+            Some(v) => fast_sender(v, showname),
+            None => String::new(),
+        };
+        let from = if from.is_empty() {
+            self.envelope_sender(i)
+        } else {
+            from
+        };
+        if self.vars.is_set("showto") && self.is_me(&from) {
+            if let Some(to) = f.mbox.field(i, Field::To) {
+                if let Some(m) = address::parse_list(to).into_iter().next() {
+                    return format!(
+                        "To: {}",
+                        if showname {
+                            m.name.unwrap_or(m.addr)
+                        } else {
+                            m.addr
+                        }
+                    );
+                }
+            }
+        }
+        from
+    }
+
+    fn envelope_sender(&self, i: usize) -> String {
+        let f = self.folder.as_ref().expect("folder open");
+        let fl = f.mbox.field(i, Field::FromLine).unwrap_or(b"");
+        let s = String::from_utf8_lossy(fl);
+        s.split_whitespace().next().unwrap_or("").to_owned()
+    }
+
+    fn is_me(&self, addr: &str) -> bool {
+        let local = addr.split('@').next().unwrap_or("");
+        local == self.env.user || self.alternates.iter().any(|a| a.eq_ignore_ascii_case(addr))
+    }
+
+    /// The date as the summary shows it: the `From_` line's date (Heirloom's default), or
+    /// with `datefield` the `Date:` field in local time; a date that does not parse falls
+    /// back to the other source, never to 1970.
+    fn date_shown(&self, i: usize) -> String {
+        let f = self.folder.as_ref().expect("folder open");
+        if self.vars.is_set("datefield") {
+            if let Some(d) = f
+                .mbox
+                .field(i, Field::Date)
+                .and_then(|v| crate::message::date::parse_date_header(&String::from_utf8_lossy(v)))
+            {
+                return d
+                    .with_timezone(&chrono::Local)
+                    .format("%a %b %e %H:%M")
+                    .to_string();
+            }
+        }
+        let fl = f.mbox.field(i, Field::FromLine).unwrap_or(b"");
+        let text = String::from_utf8_lossy(fl);
+        let date = text
+            .split_once(char::is_whitespace)
+            .map(|x| x.1.trim())
+            .unwrap_or("");
+        if let Some(d) = crate::message::date::parse_from_line_date(date) {
+            return d.format("%a %b %e %H:%M").to_string();
+        }
+        if let Some(d) = f
+            .mbox
+            .field(i, Field::Date)
+            .and_then(|v| crate::message::date::parse_date_header(&String::from_utf8_lossy(v)))
+        {
+            return d
+                .with_timezone(&chrono::Local)
+                .format("%a %b %e %H:%M")
+                .to_string();
+        }
+        summary::cut_columns(date, 16).to_owned()
+    }
+
+    /// Prints the screen of summary lines that contains message `n`.
+    pub fn headers_screen(&mut self, n: usize) {
+        let size = self.screen();
+        let Some(f) = self.folder.as_mut() else {
+            return;
+        };
+        let total = f.msgs.len();
+        if total == 0 {
+            println!("No messages.");
+            return;
+        }
+        let n = n.clamp(1, total);
+        let top = ((n - 1) / size) * size + 1;
+        f.screen_top = top;
+        self.print_range(top, (top + size - 1).min(total));
+    }
+
+    /// Prints summary lines for messages `a..=b` (deleted ones skipped).
+    pub fn print_range(&self, a: usize, b: usize) {
+        let Some(f) = &self.folder else { return };
+        let hl = self.headline();
+        let width = self.width();
+        let mut out = io::stdout().lock();
+        for n in a..=b {
+            if f.msgs[n - 1].deleted {
+                continue;
+            }
+            let _ = writeln!(out, "{}", self.summary_line(&hl, n, width));
+        }
+    }
+
+    /// The decoded subject of message `n` (1-based).
+    pub fn subject(&self, n: usize) -> String {
+        let f = self.folder.as_ref().expect("folder open");
+        f.mbox
+            .field(n - 1, Field::Subject)
+            .map(header::decode_words)
+            .unwrap_or_default()
+    }
+
+    /// Runs commands from `path` (a start-up file or `source`); a missing file is silent when
+    /// `quiet_missing`.
+    pub fn source_file(&mut self, path: &Path, quiet_missing: bool) -> bool {
+        let text = match std::fs::read(path) {
+            Ok(t) => t,
+            Err(e) => {
+                if !(quiet_missing && e.kind() == io::ErrorKind::NotFound) {
+                    eprintln!("rmail: cannot read {}: {e}", path.display());
+                }
+                return false;
+            }
+        };
+        let text = String::from_utf8_lossy(&text);
+        let depth = self.cond.len();
+        for line in crate::config::mailrc::command_lines(&text) {
+            self.execute(&line);
+            if self.stop.is_some() {
+                break;
+            }
+        }
+        if self.cond.len() != depth {
+            eprintln!("rmail: {}: missing \"endif\"", path.display());
+            self.cond.truncate(depth);
+        }
+        true
+    }
+
+    /// Reads and runs commands until `quit`, `exit` or end of input; returns the exit status.
+    pub fn command_loop(&mut self) -> i32 {
+        if self.interactive {
+            self.loop_terminal()
+        } else {
+            self.loop_plain()
+        }
+    }
+
+    fn prompt(&self) -> String {
+        self.vars.get("prompt").unwrap_or("& ").to_owned()
+    }
+
+    fn loop_plain(&mut self) -> i32 {
+        let stdin = io::stdin();
+        let mut lock = stdin.lock();
+        let mut buf = Vec::new();
+        loop {
+            if let Some(p) = self.vars.get("prompt") {
+                print!("{p}");
+                let _ = io::stdout().flush();
+            }
+            buf.clear();
+            match lock.read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => return self.eof(),
+                Ok(_) => {}
+            }
+            let line = String::from_utf8_lossy(&buf);
+            let line = line.trim_end_matches(['\n', '\r']);
+            self.execute(line);
+            let _ = io::stdout().flush();
+            if let Some(code) = self.stop {
+                return code;
+            }
+        }
+    }
+
+    fn loop_terminal(&mut self) -> i32 {
+        let mut rl = match rustyline::DefaultEditor::new() {
+            Ok(rl) => rl,
+            Err(_) => return self.loop_plain(),
+        };
+        loop {
+            match rl.readline(&self.prompt()) {
+                Ok(line) => {
+                    if !line.trim().is_empty() {
+                        let _ = rl.add_history_entry(line.as_str());
+                    }
+                    self.execute(&line);
+                    let _ = io::stdout().flush();
+                    if let Some(code) = self.stop {
+                        return code;
+                    }
+                }
+                Err(rustyline::error::ReadlineError::Interrupted) => {
+                    if !self.vars.is_set("ignore") {
+                        println!("Interrupt");
+                    }
+                }
+                Err(rustyline::error::ReadlineError::Eof) => {
+                    if self.vars.is_set("ignoreeof") {
+                        println!("Use \"quit\" to quit.");
+                        continue;
+                    }
+                    return self.eof();
+                }
+                Err(_) => return self.eof(),
+            }
+        }
+    }
+
+    fn eof(&mut self) -> i32 {
+        match self.quit_folder() {
+            Ok(()) => EXIT_OK,
+            Err(()) => EXIT_FAIL,
+        }
+    }
+
+    /// `quit` semantics for the open folder (see the module docs). Errors are printed.
+    pub fn quit_folder(&mut self) -> Result<(), ()> {
+        let Some(mut f) = self.folder.take() else {
+            return Ok(());
+        };
+        self.prev_folder = Some(f.path.clone());
+        if f.read_only {
+            return Ok(());
+        }
+        if f.edit {
+            return self.quit_edit(&mut f);
+        }
+        self.quit_system(&mut f)
+    }
+
+    fn quit_edit(&self, f: &mut Folder) -> Result<(), ()> {
+        let plan: Vec<Disposition> = f
+            .msgs
+            .iter()
+            .map(|m| {
+                if m.deleted {
+                    Disposition::Delete
+                } else {
+                    Disposition::Keep(m.disk_status())
+                }
+            })
+            .collect();
+        let name = f.path.display().to_string();
+        match f.mbox.write_back(&plan) {
+            Ok(wb) if wb.written => {
+                if wb.kept + wb.arrived == 0
+                    && !self.vars.is_set("keep")
+                    && remove_if_empty(&f.path)
+                {
+                    println!("\"{name}\" removed");
+                } else {
+                    println!("\"{name}\" complete");
+                }
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+            Err(e) => {
+                eprintln!("rmail: {e}");
+                Err(())
+            }
+        }
+    }
+
+    fn quit_system(&self, f: &mut Folder) -> Result<(), ()> {
+        let hold = self.vars.is_set("hold");
+        let keepsave = self.vars.is_set("keepsave");
+        let mut to_mbox = Vec::new();
+        let mut plan = Vec::with_capacity(f.msgs.len());
+        for (i, m) in f.msgs.iter().enumerate() {
+            let d = if m.deleted || (m.saved && !keepsave && !m.preserved && !m.mboxed) {
+                Disposition::Delete
+            } else if m.mboxed || (m.read && !hold && !m.preserved) {
+                to_mbox.push(i);
+                Disposition::Delete
+            } else {
+                Disposition::Keep(m.disk_status())
+            };
+            plan.push(d);
+        }
+        let mbox_path = self.mbox_path();
+        if !to_mbox.is_empty() {
+            let mut msgs = Vec::with_capacity(to_mbox.len());
+            for &i in &to_mbox {
+                match f.mbox.read_raw(i) {
+                    Ok(raw) => msgs.push(mbox::with_status(&raw, f.msgs[i].disk_status())),
+                    Err(e) => {
+                        eprintln!("rmail: cannot read message {}: {e}", i + 1);
+                        plan[i] = Disposition::Keep(f.msgs[i].disk_status());
+                    }
+                }
+            }
+            let res = if self.vars.is_set("append") {
+                mbox::append(&mbox_path, &msgs)
+            } else {
+                prepend(&mbox_path, &msgs)
+            };
+            if let Err(e) = res {
+                eprintln!("rmail: {e}; messages kept in {}", f.path.display());
+                for &i in &to_mbox {
+                    plan[i] = Disposition::Keep(f.msgs[i].disk_status());
+                }
+                to_mbox.clear();
+            }
+        }
+        let held = plan
+            .iter()
+            .filter(|d| matches!(d, Disposition::Keep(_)))
+            .count();
+        let wb = match f.mbox.write_back(&plan) {
+            Ok(wb) => wb,
+            Err(e) => {
+                eprintln!("rmail: {e}");
+                return Err(());
+            }
+        };
+        if !to_mbox.is_empty() {
+            println!(
+                "Saved {} in {}",
+                plural(to_mbox.len(), "message"),
+                mbox_path.display()
+            );
+        }
+        if held > 0 {
+            println!("Held {} in {}", plural(held, "message"), f.path.display());
+        }
+        if wb.kept + wb.arrived == 0 && wb.written && !self.vars.is_set("keep") {
+            remove_if_empty(&f.path);
+        }
+        Ok(())
+    }
+
+    /// `MBOX`: the variable, else `$MBOX`, else `~/mbox`.
+    pub fn mbox_path(&self) -> PathBuf {
+        if let Some(v) = self.vars.get("MBOX").filter(|v| !v.is_empty()) {
+            return self.expand_path(v);
+        }
+        match std::env::var_os("MBOX").filter(|v| !v.is_empty()) {
+            Some(p) => PathBuf::from(p),
+            None => self.env.home.join("mbox"),
+        }
+    }
+
+    /// The folder directory (`folder` variable, relative to HOME), if set.
+    pub fn folder_dir(&self) -> PathBuf {
+        match self.vars.get("folder").filter(|v| !v.is_empty()) {
+            Some(v) => {
+                let p = expand_tilde(v, &self.env.home);
+                if p.is_absolute() {
+                    p
+                } else {
+                    self.env.home.join(p)
+                }
+            }
+            None => self.env.home.clone(),
+        }
+    }
+
+    /// Folder name expansion (POSIX mailx): `%` system mailbox, `%user`, `#` previous folder,
+    /// `&` MBOX, `+name` in the folder directory, `~` home.
+    pub fn expand_path(&self, name: &str) -> PathBuf {
+        match name {
+            "%" => return self.env.system_mailbox.clone(),
+            "#" => {
+                return self
+                    .prev_folder
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("#"));
+            }
+            "&" => return self.mbox_path(),
+            _ => {}
+        }
+        if let Some(u) = name.strip_prefix('%') {
+            return self.env.spool_of(u);
+        }
+        if let Some(rest) = name.strip_prefix('+') {
+            return self.folder_dir().join(rest);
+        }
+        expand_tilde(name, &self.env.home)
+    }
+
+    /// Parses a message list for the open folder, printing mailx's error on failure.
+    pub fn list(&self, spec: &str, want: Want) -> Option<Vec<usize>> {
+        let Some(f) = &self.folder else {
+            eprintln!("No messages.");
+            return None;
+        };
+        if f.msgs.is_empty() {
+            eprintln!("No messages.");
+            return None;
+        }
+        match msglist::parse(spec, &Ctx { s: self, f }, want) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                eprintln!("{e}");
+                None
+            }
+        }
+    }
+}
+
+/// The folder banner: `"/var/mail/u": 2 messages 1 new 1 unread`.
+pub fn folder_banner(f: &Folder) -> String {
+    let n = f.msgs.len();
+    let new = f
+        .msgs
+        .iter()
+        .filter(|m| m.new && !m.read && !m.deleted)
+        .count();
+    let unread = f
+        .msgs
+        .iter()
+        .filter(|m| !m.new && !m.read && !m.deleted)
+        .count();
+    let deleted = f.msgs.iter().filter(|m| m.deleted).count();
+    let mut s = format!("\"{}\": {}", f.path.display(), plural(n, "message"));
+    if new > 0 {
+        s.push_str(&format!(" {new} new"));
+    }
+    if unread > 0 {
+        s.push_str(&format!(" {unread} unread"));
+    }
+    if deleted > 0 {
+        s.push_str(&format!(" {deleted} deleted"));
+    }
+    if f.read_only {
+        s.push_str(" [Read only]");
+    }
+    s
+}
+
+/// `1 message`, `2 messages`.
+pub fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+struct Ctx<'a> {
+    s: &'a Session,
+    f: &'a Folder,
+}
+
+impl ListContext for Ctx<'_> {
+    fn count(&self) -> usize {
+        self.f.msgs.len()
+    }
+    fn current(&self) -> usize {
+        self.f.cur
+    }
+    fn is_deleted(&self, n: usize) -> bool {
+        self.f.msgs[n - 1].deleted
+    }
+    fn is_new(&self, n: usize) -> bool {
+        self.f.msgs[n - 1].new
+    }
+    fn is_read(&self, n: usize) -> bool {
+        self.f.msgs[n - 1].read
+    }
+    fn subject(&self, n: usize) -> String {
+        self.s.subject(n)
+    }
+    fn sender(&self, n: usize) -> String {
+        let i = n - 1;
+        match self.f.mbox.field(i, Field::From) {
+            Some(v) => address::parse_list(v)
+                .into_iter()
+                .map(|m| format!("{} {}", m.name.unwrap_or_default(), m.addr))
+                .collect::<Vec<_>>()
+                .join(" "),
+            None => self.s.envelope_sender(i),
+        }
+    }
+}
+
+/// The sender shown for a raw `From:` value. Fast path for the common `Name <a@b>` and bare
+/// `a@b` forms (the summary of a 100,000-message folder formats 100,000 of these); anything
+/// else goes through the full address parser.
+fn fast_sender(raw: &[u8], showname: bool) -> String {
+    let simple = !raw
+        .iter()
+        .any(|&b| b >= 0x80 || b == b'(' || b == b'"' || b == b'=' || b == b',' || b == b'\n');
+    if simple && !showname {
+        if let (Some(a), Some(b)) = (memchr::memchr(b'<', raw), memchr::memrchr(b'>', raw)) {
+            if a < b {
+                return String::from_utf8_lossy(&raw[a + 1..b]).trim().to_owned();
+            }
+        } else if !raw.contains(&b'<') && !raw.contains(&b'>') {
+            return String::from_utf8_lossy(raw).trim().to_owned();
+        }
+    }
+    match address::parse_list(raw).into_iter().next() {
+        Some(m) => {
+            if showname {
+                m.name.filter(|n| !n.is_empty()).unwrap_or(m.addr)
+            } else {
+                m.addr
+            }
+        }
+        None => String::new(),
+    }
+}
+
+fn expand_tilde(name: &str, home: &Path) -> PathBuf {
+    if name == "~" {
+        home.to_owned()
+    } else if let Some(rest) = name.strip_prefix("~/") {
+        home.join(rest)
+    } else {
+        PathBuf::from(name)
+    }
+}
+
+/// Removes `path` when it is (still) empty; returns whether it did.
+fn remove_if_empty(path: &Path) -> bool {
+    match std::fs::metadata(path) {
+        Ok(m) if m.len() == 0 => std::fs::remove_file(path).is_ok(),
+        _ => false,
+    }
+}
+
+/// Puts `msgs` before the current contents of the mbox at `path` (POSIX mailx without
+/// `append`): the new content is written whole through [`mbox::append`] into a fresh file
+/// next to it, then renamed over the old one. Without an old file this is a plain append.
+fn prepend(path: &Path, msgs: &[Vec<u8>]) -> Result<(), StoreError> {
+    let old = match std::fs::read(path) {
+        Ok(o) => o,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return mbox::append(path, msgs),
+        Err(e) => {
+            return Err(StoreError::Io {
+                path: path.to_owned(),
+                source: e,
+            })
+        }
+    };
+    if old.is_empty() {
+        return mbox::append(path, msgs);
+    }
+    let tmp = path.with_file_name(format!(
+        ".{}.rmail-tmp",
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    ));
+    let _ = std::fs::remove_file(&tmp);
+    let mut all = msgs.to_vec();
+    all.push(old);
+    mbox::append(&tmp, &all)?;
+    std::fs::rename(&tmp, path).map_err(|e| StoreError::Io {
+        path: path.to_owned(),
+        source: e,
+    })
+}
+
+/// (columns, rows) of the terminal on stdout, `None` when stdout is not a terminal.
+pub fn terminal_size() -> Option<(usize, usize)> {
+    let out = io::stdout();
+    if !out.is_terminal() {
+        return None;
+    }
+    let ws = rustix::termios::tcgetwinsize(&out).ok()?;
+    if ws.ws_col == 0 {
+        return None;
+    }
+    Some((ws.ws_col as usize, ws.ws_row as usize))
+}
