@@ -133,7 +133,7 @@ pub(crate) fn commit(
         if sample_len > 0 {
             copy_range(mbox, new_len, sample_end, &mut w).map_err(io_err)?;
         }
-        write!(w, "rmail-recover 1 {old_len} {new_len} {sample_len}\n").map_err(io_err)?;
+        writeln!(w, "rmail-recover 1 {old_len} {new_len} {sample_len}").map_err(io_err)?;
         let f = w.inner.into_inner().map_err(|e| io_err(e.into_error()))?;
         f.sync_all().map_err(io_err)?;
         Ok((f, new_len))
