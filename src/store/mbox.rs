@@ -1211,4 +1211,44 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn index_entry_is_compact() {
+        assert!(std::mem::size_of::<MessageMeta>() <= 48);
+    }
+
+    #[test]
+    fn check_new_after_missing_final_newline() {
+        let (_d, p) = mk(format!("{F1}A: 1\n\nno newline").as_bytes());
+        let mut mb = Mbox::open(&p).unwrap();
+        append(&p, &[format!("{F2}A: 2\n\nb\n").into_bytes()]).unwrap();
+        assert_eq!(mb.check_new().unwrap(), 1);
+        let fresh = Mbox::open(&p).unwrap();
+        assert_eq!(summary(&fresh), summary(&mb));
+        assert_eq!(mb.read_message(0).unwrap(), b"A: 1\n\nno newline\n");
+        // Shrunk behind our back.
+        fs::write(&p, b"").unwrap();
+        assert!(matches!(mb.check_new(), Err(StoreError::Changed(_))));
+    }
+
+    #[test]
+    fn write_back_of_large_header_message() {
+        let mut big = String::from(F1);
+        for k in 0..20_000 {
+            big.push_str(&format!("X-Long-Header-{k}: value value value\n"));
+        }
+        big.push_str("\nbody\n");
+        let (_d, p) = mk(big.as_bytes());
+        let mut mb = Mbox::open(&p).unwrap();
+        mb.write_back(&[keep(true, false)]).unwrap();
+        let got = fs::read_to_string(&p).unwrap();
+        assert!(got.ends_with("value value value\nStatus: R\n\nbody\n\n"));
+        assert_eq!(
+            mb.meta(0).status,
+            Status {
+                read: true,
+                old: false
+            }
+        );
+    }
 }
