@@ -1194,6 +1194,8 @@ mod tests {
                     }
                     let (_d, p) = mk(&content);
                     fake_recovery(&p, o, n);
+                    let dead_tmp = p.with_file_name(".mbox.rmail-tmp.999999999.0");
+                    fs::write(&dead_tmp, b"partial").unwrap();
                     let mb = Mbox::open(&p).unwrap();
                     let mut want = new.to_string();
                     if late {
@@ -1206,6 +1208,7 @@ mod tests {
                         String::from_utf8_lossy(st)
                     );
                     assert!(!rewrite::recovery_path(&p).exists());
+                    assert!(!dead_tmp.exists());
                     assert_eq!(mb.len(), 2 + usize::from(new == &grow) + usize::from(late));
                 }
             }

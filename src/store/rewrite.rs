@@ -244,6 +244,35 @@ fn read_some(f: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
     Ok(got)
 }
 
+/// Removes `.<name>.rmail-tmp.<pid>.<n>` files left by writers that died before step 1 was
+/// complete (their PID is dead on this host); the mailbox itself was not touched then.
+fn remove_dead_temps(path: &Path) {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let prefix = format!(".{name}.rmail-tmp.");
+    let Ok(dir) = fs::read_dir(dir_of(path)) else {
+        return;
+    };
+    for entry in dir.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = file.strip_prefix(&prefix) else {
+            continue;
+        };
+        let Some(Ok(pid)) = rest.split('.').next().map(str::parse::<i32>) else {
+            continue;
+        };
+        // SAFETY: kill with signal 0 only checks for existence.
+        let dead = pid > 0
+            && unsafe { libc::kill(pid, 0) } != 0
+            && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if dead {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Finishes an interrupted rewrite of `mbox` (open read-write on `path`, locked by the
 /// caller), if `<dir>/.<name>.rmail-recover` exists. Returns whether anything was done. A
 /// recovery file that is not ours or is damaged is left alone with a warning.
@@ -252,6 +281,7 @@ pub(crate) fn recover(mbox: &File, path: &Path) -> Result<bool, StoreError> {
         path: path.to_owned(),
         source: e,
     };
+    remove_dead_temps(path);
     let rpath = recovery_path(path);
     let rec = match File::open(&rpath) {
         Ok(f) => f,
