@@ -460,15 +460,127 @@ fn text_of(node: &Node, bytes: &[u8]) -> Result<String, (String, String)> {
     })
 }
 
-/// Renders HTML as text at `width` columns; the HTML itself when html2text fails.
+/// Nesting depth beyond which HTML is not given to html2text, whose run time grows with the
+/// square of the depth (100,000 nested `<div>`s take minutes).
+const MAX_HTML_DEPTH: usize = 400;
+
+/// Elements that are void or implicitly closed, so they do not count towards nesting depth.
+const FLAT_ELEMENTS: &[&str] = &[
+    "br", "img", "hr", "meta", "link", "input", "area", "base", "col", "embed", "param", "source",
+    "track", "wbr", "p", "li", "td", "th", "tr", "option", "dt", "dd", "!--", "!doctype",
+];
+
+/// A rough upper estimate of the element nesting depth of `html`: open tags minus close tags,
+/// ignoring [`FLAT_ELEMENTS`] and self-closing tags. Linear time.
+fn html_depth(html: &str) -> usize {
+    let b = html.as_bytes();
+    let (mut depth, mut max) = (0usize, 0usize);
+    let mut pos = 0;
+    while let Some(i) = memchr::memchr(b'<', &b[pos..]) {
+        let start = pos + i + 1;
+        let close = b.get(start) == Some(&b'/');
+        let name_start = if close { start + 1 } else { start };
+        let mut end = name_start;
+        while end < b.len() && (b[end].is_ascii_alphanumeric() || b[end] == b'!' || b[end] == b'-')
+        {
+            end += 1;
+        }
+        pos = end.max(start);
+        if end == name_start {
+            continue;
+        }
+        let name = html[name_start..end].to_ascii_lowercase();
+        if FLAT_ELEMENTS.contains(&name.as_str()) || name.starts_with("!--") {
+            continue;
+        }
+        let gt = memchr::memchr(b'>', &b[pos..]).map(|g| pos + g);
+        if !close && gt.is_some_and(|g| g > 0 && b[g - 1] == b'/') {
+            continue;
+        }
+        if close {
+            depth = depth.saturating_sub(1);
+        } else {
+            depth += 1;
+            max = max.max(depth);
+        }
+    }
+    max
+}
+
+/// Crude HTML → text for input html2text cannot take: tags, `<script>` and `<style>` contents
+/// dropped, the common entities and numeric references decoded.
+fn strip_tags(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let lower = html.to_ascii_lowercase();
+    let mut i = 0;
+    while i < html.len() {
+        let rest = &html[i..];
+        if rest.starts_with('<') {
+            let lrest = &lower[i..];
+            let skip_to = if lrest.starts_with("<script") {
+                lrest.find("</script").map(|e| i + e)
+            } else if lrest.starts_with("<style") {
+                lrest.find("</style").map(|e| i + e)
+            } else {
+                None
+            };
+            let from = skip_to.unwrap_or(i);
+            i = html[from..]
+                .find('>')
+                .map(|e| from + e + 1)
+                .unwrap_or(html.len());
+        } else if rest.starts_with('&') {
+            let semi = memchr::memchr(b';', &rest.as_bytes()[..rest.len().min(12)]);
+            let decoded = semi.and_then(|s| {
+                let ent = &rest[1..s];
+                let c = match ent {
+                    "amp" => Some('&'),
+                    "lt" => Some('<'),
+                    "gt" => Some('>'),
+                    "quot" => Some('"'),
+                    "apos" => Some('\''),
+                    "nbsp" => Some('\u{a0}'),
+                    _ => ent
+                        .strip_prefix("#x")
+                        .or_else(|| ent.strip_prefix("#X"))
+                        .and_then(|h| u32::from_str_radix(h, 16).ok())
+                        .or_else(|| ent.strip_prefix('#').and_then(|d| d.parse().ok()))
+                        .and_then(char::from_u32),
+                }?;
+                Some((c, s + 1))
+            });
+            match decoded {
+                Some((c, len)) => {
+                    out.push(c);
+                    i += len;
+                }
+                None => {
+                    out.push('&');
+                    i += 1;
+                }
+            }
+        } else {
+            let next = rest.find(['<', '&']).unwrap_or(rest.len());
+            out.push_str(&rest[..next]);
+            i += next;
+        }
+    }
+    out
+}
+
+/// Renders HTML as text at `width` columns via html2text; pathologically nested HTML, or HTML
+/// html2text fails on, is stripped of its tags instead.
 fn html_to_text(html: &str, width: usize) -> String {
+    if html_depth(html) > MAX_HTML_DEPTH {
+        return strip_tags(html);
+    }
     let width = width.max(10);
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         html2text::from_read(html.as_bytes(), width)
     }));
     match result {
         Ok(Ok(t)) => t,
-        _ => html.to_owned(),
+        _ => strip_tags(html),
     }
 }
 

@@ -270,3 +270,20 @@ fn deep_nesting_is_bounded() {
     );
     let _ = r(&html);
 }
+
+#[test]
+fn pathological_html_is_fast() {
+    // html2text is quadratic in nesting depth; such input is stripped instead.
+    let html = format!(
+        "Content-Type: text/html\n\n{}x &amp; y{}",
+        "<div>".repeat(100_000),
+        "</div>".repeat(10)
+    );
+    let t = std::time::Instant::now();
+    assert_eq!(r(&html).trim(), "x & y");
+    assert!(t.elapsed().as_secs() < 5);
+    assert_eq!(
+        strip_tags("<p>a&lt;b&#x4e2d;&#25991;&nbsp;<script>no</script><style>x</style>c"),
+        "a<b中文\u{a0}c"
+    );
+}
