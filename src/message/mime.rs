@@ -14,6 +14,8 @@
 //! - nesting deeper than [`MAX_DEPTH`] is not descended into (hostile input), and all scans
 //!   are linear in the size of each level.
 
+use std::cell::Cell;
+
 use crate::message::charset;
 use crate::message::header::{self, Field};
 
@@ -133,9 +135,18 @@ fn build(
     outermost: bool,
     default_ctype: &str,
     depth: usize,
+    budget: &Cell<usize>,
 ) -> Node {
     let (fields, body) = split_entity(data, outermost);
-    build_from(fields, body, number, top_of_message, default_ctype, depth)
+    build_from(
+        fields,
+        body,
+        number,
+        top_of_message,
+        default_ctype,
+        depth,
+        budget,
+    )
 }
 
 fn build_from(
@@ -145,6 +156,7 @@ fn build_from(
     top_of_message: bool,
     default_ctype: &str,
     depth: usize,
+    budget: &Cell<usize>,
 ) -> Node {
     let ctype_raw = field_str(&fields, "content-type");
     let mut ctype = header::main_value(&ctype_raw);
@@ -198,6 +210,7 @@ fn build_from(
                                 false,
                                 child_default,
                                 depth + 1,
+                                budget,
                             )
                         })
                         .collect(),
@@ -207,7 +220,11 @@ fn build_from(
         };
         return node;
     }
-    if ctype == "message/rfc822" || ctype == "message/global" {
+    // Each encapsulated message is copied (it may be transfer-encoded); the budget keeps
+    // hostile nesting from copying the message once per level.
+    let fits = budget.get() >= body.len();
+    if fits && (ctype == "message/rfc822" || ctype == "message/global") {
+        budget.set(budget.get() - body.len());
         let bytes = decode_transfer(body, &cte);
         let (inner_fields, inner_body) = split_entity(&bytes, false);
         let inner = build_from(
@@ -217,6 +234,7 @@ fn build_from(
             true,
             "text/plain",
             depth + 1,
+            budget,
         );
         node.kind = Kind::Message {
             fields: inner_fields,
@@ -679,6 +697,13 @@ fn render(out: &mut Out, node: &Node) {
     }
 }
 
+/// Parses `message` into its part tree, allowing encapsulated messages to copy up to three
+/// times the message size plus 1 MiB.
+fn tree(message: &[u8]) -> Node {
+    let budget = Cell::new(message.len().saturating_mul(3).saturating_add(1 << 20));
+    build(message, "", true, true, "text/plain", 0, &budget)
+}
+
 /// Renders the body of `message` (header block + blank line + body, LF line ends, no `From_`
 /// line; one is skipped if present) as text for the terminal with [`RenderOptions::default`].
 /// See [`render_body_with`].
@@ -701,7 +726,7 @@ pub fn render_body(message: &[u8]) -> String {
 ///
 /// Several inline text parts are separated by a blank line. Never fails.
 pub fn render_body_with(message: &[u8], opts: &RenderOptions) -> String {
-    let tree = build(message, "", true, true, "text/plain", 0);
+    let tree = tree(message);
     let mut out = Out {
         text: String::new(),
         width: opts.width,
@@ -726,7 +751,7 @@ fn collect<'a>(node: &'a Node, list: &mut Vec<(&'a Node, &'a [u8])>) {
 /// its IMAP-style number, type, decoded size and file name. Multipart containers are not
 /// listed; a broken multipart is listed as one part holding its raw body. Never fails.
 pub fn parts(message: &[u8]) -> Vec<PartInfo> {
-    let tree = build(message, "", true, true, "text/plain", 0);
+    let tree = tree(message);
     let mut list = Vec::new();
     collect(&tree, &mut list);
     list.into_iter()
@@ -744,7 +769,7 @@ pub fn parts(message: &[u8]) -> Vec<PartInfo> {
 /// Returns the transfer-decoded bytes of part `number` (as listed by [`parts`]), for saving
 /// an attachment; `None` when there is no such part.
 pub fn part_content(message: &[u8], number: &str) -> Option<Vec<u8>> {
-    let tree = build(message, "", true, true, "text/plain", 0);
+    let tree = tree(message);
     let mut list = Vec::new();
     collect(&tree, &mut list);
     list.into_iter()

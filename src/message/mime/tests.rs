@@ -287,3 +287,20 @@ fn pathological_html_is_fast() {
         "a<b中文\u{a0}c"
     );
 }
+
+#[test]
+fn nested_messages_do_not_copy_per_level() {
+    // 32 levels of message/rfc822 around 2 MiB: descending stops when the copy budget is spent.
+    let mut msg = String::new();
+    for _ in 0..40 {
+        msg.push_str("Content-Type: message/rfc822\n\n");
+    }
+    msg.push_str("Subject: x\n\n");
+    msg.push_str(&"y".repeat(2 << 20));
+    let p = parts(msg.as_bytes());
+    assert!(p.len() < 10, "{}", p.len());
+    assert_eq!(
+        p.last().map(|p| p.content_type.as_str()),
+        Some("message/rfc822")
+    );
+}
