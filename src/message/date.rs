@@ -55,7 +55,16 @@ fn zone(word: &str) -> Option<i32> {
         let secs = h * 3600 + m * 60;
         return Some(if sign == b'-' { -secs } else { secs });
     }
-    let hours = match word.to_ascii_uppercase().as_str() {
+    let upper = word.to_ascii_uppercase();
+    // `GMT+0800`, `UTC-5`: a name followed by an offset.
+    for name in ["GMT", "UTC", "UT"] {
+        if let Some(off) = upper.strip_prefix(name) {
+            if off.starts_with(['+', '-']) {
+                return zone(off);
+            }
+        }
+    }
+    let hours = match upper.as_str() {
         "UT" | "UTC" | "GMT" | "Z" | "WET" => 0,
         "EDT" => -4,
         "EST" | "CDT" => -5,
@@ -391,6 +400,14 @@ mod tests {
         assert_eq!(
             d("22 Mar 2024 13:10:55+0100").as_deref(),
             Some("2024-03-22 13:10:55 +0100")
+        );
+        assert_eq!(
+            d("22 Mar 2024 13:10:55 GMT+0800").as_deref(),
+            Some("2024-03-22 13:10:55 +0800")
+        );
+        assert_eq!(
+            d("22 Mar 2024 13:10:55 UTC-5").as_deref(),
+            Some("2024-03-22 13:10:55 -0500")
         );
         assert_eq!(
             d("22 Mar 2024 23:59:60 +0000").as_deref(),

@@ -237,6 +237,14 @@ fn decode_run(bytes: &[u8], label: &str) -> String {
     charset::decode(bytes, label).unwrap_or_else(|| charset::decode_guess(bytes))
 }
 
+/// Whether two labels name one decoder (`gb2312` and `GBK` do), so their bytes may be joined.
+fn same_charset(a: &str, b: &str) -> bool {
+    match (charset::lookup(a), charset::lookup(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => a.eq_ignore_ascii_case(b),
+    }
+}
+
 /// Decodes an unstructured header value for display (RFC 2047): unfolds, decodes encoded-words
 /// `=?charset?B|Q?…?=` (case-insensitive, RFC 2231 §5 `charset*lang` accepted) wherever they
 /// occur, including inside quoted strings and touching other text.
@@ -277,7 +285,7 @@ pub fn decode_words(value: &[u8]) -> String {
                     // RFC 2047 §6.2: white space between encoded-words is dropped.
                     let same = run_charset
                         .as_deref()
-                        .is_some_and(|c| c.eq_ignore_ascii_case(w.charset));
+                        .is_some_and(|c| same_charset(c, w.charset));
                     if !same {
                         flush(&mut out, &mut run, &mut run_charset);
                     }
@@ -426,6 +434,16 @@ fn decode_ext_bytes(bytes: &[u8], cs: Option<&str>) -> String {
 /// and the RFC 2047-in-parameter abuse real mailers send (`name="=?UTF-8?B?…?="`). An RFC 2231
 /// value is preferred over a plain one of the same name. `None` when absent.
 pub fn param(value: &str, name: &str) -> Option<String> {
+    param_impl(value, name, true)
+}
+
+/// Like [`param`] but without RFC 2047 decoding of plain values: for parameters that are
+/// protocol tokens rather than text, such as `boundary` (RFC 2046 §5.1.1).
+pub fn param_raw(value: &str, name: &str) -> Option<String> {
+    param_impl(value, name, false)
+}
+
+fn param_impl(value: &str, name: &str, words: bool) -> Option<String> {
     let name = name.to_ascii_lowercase();
     let params = raw_params(value);
     let mut plain: Option<&str> = None;
@@ -481,14 +499,20 @@ pub fn param(value: &str, name: &str) -> Option<String> {
         }
         if !bytes.is_empty() || any_encoded {
             let s = decode_ext_bytes(&bytes, cs);
-            return Some(if any_encoded {
+            return Some(if any_encoded || !words {
                 s
             } else {
                 decode_words(s.as_bytes())
             });
         }
     }
-    plain.map(|v| decode_words(v.as_bytes()))
+    plain.map(|v| {
+        if words {
+            decode_words(v.as_bytes())
+        } else {
+            v.to_owned()
+        }
+    })
 }
 
 #[cfg(test)]
@@ -677,6 +701,18 @@ mod tests {
         // A gap stops the continuation.
         let v = "a; n*0=x; n*2=z";
         assert_eq!(param(v, "n").as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn params_raw_boundary() {
+        let v = "multipart/mixed; boundary=\"=?utf-8?q?x?=\"";
+        assert_eq!(param_raw(v, "boundary").as_deref(), Some("=?utf-8?q?x?="));
+        assert_eq!(param(v, "boundary").as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn words_join_across_label_spellings() {
+        assert_eq!(decode_words(b"=?gb2312?B?1tDO?= =?GBK?B?xA==?="), "中文");
     }
 
     #[test]

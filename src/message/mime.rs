@@ -189,7 +189,7 @@ fn build_from(
     }
     if ctype.starts_with("multipart/") {
         node.number = number.to_owned();
-        let boundary = header::param(&node.ctype_raw, "boundary");
+        let boundary = header::param_raw(&node.ctype_raw, "boundary");
         let pieces = boundary.as_deref().and_then(|b| split_multipart(body, b));
         node.kind = match pieces {
             Some(pieces) => {
