@@ -1,6 +1,6 @@
 //! MIME (RFC 2045–2049) for the terminal: part tree, transfer decoding, charsets to UTF-8.
 //!
-//! A message is parsed once into an owned tree of [`Node`]s (headers split with
+//! A message is parsed once into an owned tree of `Node`s (headers split with
 //! [`header::split_fields`], bodies transfer-decoded), numbered like IMAP body sections
 //! (RFC 3501 §6.4.5: `1`, `2`, `2.1`; the body of an encapsulated non-multipart message is
 //! `n.1`). The tree is then rendered as text or listed as parts.
@@ -12,7 +12,10 @@
 //! - the body of a message without MIME headers comes out byte for byte when it is valid UTF-8
 //!   (it is compared against s-nail's output), otherwise via [`charset::decode_guess`];
 //! - nesting deeper than [`MAX_DEPTH`] is not descended into (hostile input), and all scans
-//!   are linear in the size of each level.
+//!   are linear in the size of each level; encapsulated messages are copied at most to a
+//!   budget of three times the message size (plus 1 MiB), then left opaque;
+//! - HTML nested deeper than 400 elements is stripped of tags instead of going to html2text,
+//!   whose run time grows with the square of the nesting depth.
 
 use std::cell::Cell;
 
@@ -624,8 +627,14 @@ fn render_text_leaf(out: &mut Out, node: &Node, bytes: &[u8]) {
     }
 }
 
+/// Whether a part is shown inline as text: `text/*`, and the header-like reports of bounces
+/// and receipts (RFC 3464 `message/delivery-status`, RFC 8098
+/// `message/disposition-notification`), unless marked as an attachment.
 fn is_text(node: &Node) -> bool {
-    node.ctype.starts_with("text/") && node.disposition != "attachment"
+    let texty = node.ctype.starts_with("text/")
+        || node.ctype == "message/delivery-status"
+        || node.ctype == "message/disposition-notification";
+    texty && node.disposition != "attachment"
 }
 
 fn render(out: &mut Out, node: &Node) {

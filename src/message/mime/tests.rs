@@ -304,3 +304,15 @@ fn nested_messages_do_not_copy_per_level() {
         Some("message/rfc822")
     );
 }
+
+#[test]
+fn bounce_report_is_readable() {
+    let msg = "Content-Type: multipart/report; report-type=delivery-status; boundary=r\n\n\
+               --r\n\nDelivery failed.\n--r\nContent-Type: message/delivery-status\n\n\
+               Final-Recipient: rfc822; u@h\nStatus: 5.1.1\n\n--r\nContent-Type: text/rfc822-headers\n\n\
+               Subject: lost\n--r--\n";
+    assert_eq!(
+        r(msg),
+        "Delivery failed.\n\nFinal-Recipient: rfc822; u@h\nStatus: 5.1.1\n\nSubject: lost"
+    );
+}
