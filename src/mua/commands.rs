@@ -950,7 +950,7 @@ fn split_command(line: &str) -> (&str, &str) {
         return (&line[..1], &line[1..]);
     }
     let end = line
-        .find(|c: char| !c.is_alphanumeric())
+        .find(|c: char| !c.is_alphabetic())
         .unwrap_or(line.len());
     if end == 0 {
         return (&line[..first.len_utf8()], &line[first.len_utf8()..]);
@@ -1091,7 +1091,7 @@ mod tests {
             assert_eq!(lookup(w), Some(c), "{w}");
         }
         assert_eq!(lookup("bogus"), None);
-        assert_eq!(lookup("un"), None);
+        assert_eq!(lookup("un"), Some(Cmd::Undelete));
     }
 
     #[test]

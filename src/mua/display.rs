@@ -41,14 +41,10 @@ pub fn render(s: &Session, n: usize, mode: Mode) -> io::Result<String> {
             if st.read { "R" } else { "" },
             if st.new { "" } else { "O" }
         );
-        let mut status_done = false;
         for field in header::split_fields(hdr) {
             let lname = field.name.to_ascii_lowercase();
             if lname == "status" {
-                if !status_done && !letters.is_empty() && shown(s, "status", mode) {
-                    out.push_str(&format!("Status: {letters}\n"));
-                }
-                status_done = true;
+                // Shown last, from this session's state, as s-nail does.
                 continue;
             }
             if !shown(s, &lname, mode) {
@@ -59,7 +55,7 @@ pub fn render(s: &Session, n: usize, mode: Mode) -> io::Result<String> {
             out.push_str(&field_text(&field.value));
             out.push('\n');
         }
-        if !status_done && !letters.is_empty() && shown(s, "status", mode) {
+        if !letters.is_empty() && shown(s, "status", mode) {
             out.push_str(&format!("Status: {letters}\n"));
         }
         out.push('\n');
@@ -72,6 +68,9 @@ pub fn render(s: &Session, n: usize, mode: Mode) -> io::Result<String> {
             }
         }
         _ => out.push_str(&text),
+    }
+    if !out.ends_with('\n') {
+        out.push('\n');
     }
     Ok(out)
 }

@@ -727,7 +727,10 @@ fn printed_text_matches_snail() {
                 // Header lines are compared unfolded, and only when they are plain ASCII without
                 // RFC 2047 words (s-nail mis-decodes GBK labelled gb2312 and raw 8-bit headers).
                 if wh.iter().all(|l| l.is_ascii() && !l.contains("=?")) {
-                    assert_eq!(gh, wh, "header lines differ: {}", ctx());
+                    // s-nail rewrites a From_ line whose zone stands before the year to
+                    // `Thu Jan  1 00:00:00 1970`; the correct display keeps the line as stored.
+                    let skip = usize::from(wh.first().is_some_and(|l| l.ends_with(" 1970")));
+                    assert_eq!(gh[skip..], wh[skip..], "header lines differ: {}", ctx());
                 }
             } else if kind == "mime" || (kind == "plain" && !snail_agrees) {
                 // Independent decode by Python; every non-empty line must appear in rmail's text.

@@ -3,6 +3,6 @@
 
 mod conformance;
 mod docs;
-mod reader;
 mod fixtures_parse;
+mod reader;
 mod util;

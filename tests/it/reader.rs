@@ -150,7 +150,7 @@ fn message_list_errors_and_abbreviations() {
     assert!(err.contains("9: Invalid message number"), "{err}");
     assert!(err.contains("1: Inappropriate message"), "{err}");
     assert!(err.contains("Unknown command: \"bogus\""), "{err}");
-    assert!(out.contains(" O  1 zhangsan@example.com"), "{out}");
+    assert!(out.contains(">O  1 zhangsan@example.com"), "{out}");
     assert!(out.contains("2: 13/357\n"), "{out}");
     // x leaves the folder untouched.
     assert_eq!(std::fs::read_to_string(&spool).unwrap(), SEED);

@@ -44,7 +44,9 @@ pub fn sandbox_env(c: &mut Command, home: &Path) {
 /// `RMAIL_REQUIRE_PEERS=1` the test fails; otherwise it prints a skip message and returns None.
 pub fn require_peer(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
-    for dir in std::env::split_paths(&path).chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin")]) {
+    for dir in
+        std::env::split_paths(&path).chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin")])
+    {
         let p = dir.join(name);
         if p.is_file() {
             return Some(p);
