@@ -203,7 +203,7 @@ impl Session {
         }
         if word.as_bytes()[0].is_ascii_digit() {
             // A bare message number (or list): go there and print it.
-            self.cmd_print(line, Mode::Print, true);
+            self.cmd_print(line, Mode::Print);
             return;
         }
         let Some(cmd) = lookup(word) else {
@@ -250,11 +250,11 @@ impl Session {
         match cmd {
             Cmd::Next => self.cmd_next(args),
             Cmd::Prev => self.cmd_prev(),
-            Cmd::Print => self.cmd_print(args, Mode::Print, false),
-            Cmd::PrintAll => self.cmd_print(args, Mode::PrintAll, false),
+            Cmd::Print => self.cmd_print(args, Mode::Print),
+            Cmd::PrintAll => self.cmd_print(args, Mode::PrintAll),
             Cmd::Top => {
                 let n = self.vars.number("toplines").unwrap_or(5);
-                self.cmd_print(args, Mode::Top(n), false)
+                self.cmd_print(args, Mode::Top(n))
             }
             Cmd::Delete => self.cmd_delete(args, false),
             Cmd::DeletePrint => self.cmd_delete(args, true),
@@ -415,14 +415,15 @@ impl Session {
         }
     }
 
-    fn cmd_print(&mut self, args: &str, mode: Mode, bare_number: bool) {
+    fn cmd_print(&mut self, args: &str, mode: Mode) {
         let Some(list) = self.list(args, Want::Undeleted) else {
             self.last_failed = true;
             return;
         };
+        // Heirloom mailx: `quiet` also drops the `Message N:` heading.
         let quiet = self.vars.is_set("quiet");
         for n in list {
-            self.show(n, mode, quiet || bare_number && false);
+            self.show(n, mode, quiet);
         }
     }
 
@@ -485,7 +486,9 @@ impl Session {
         }
     }
 
+    /// `delete`; `dp`/`dt` (or `delete` with `autoprint` set) then print the next message.
     fn cmd_delete(&mut self, args: &str, then_print: bool) {
+        let then_print = then_print || self.vars.is_set("autoprint");
         let Some(list) = self.list(args, Want::Undeleted) else {
             return;
         };
@@ -540,7 +543,11 @@ impl Session {
         for &n in &list {
             f.msgs[n - 1].deleted = false;
         }
-        f.cur = *list.last().expect("non-empty list");
+        let last = *list.last().expect("non-empty list");
+        f.cur = last;
+        if self.vars.is_set("autoprint") {
+            self.show(last, Mode::Print, self.vars.is_set("quiet"));
+        }
     }
 
     fn mark(&mut self, args: &str, op: impl Fn(&mut super::session::MsgState)) {
@@ -884,7 +891,7 @@ impl Session {
         }
         match self.open_folder(&path, edit, false) {
             Ok(_) => {
-                let with_headers = !self.vars.is_set("noheader");
+                let with_headers = self.vars.is_set("header");
                 self.announce(with_headers);
             }
             Err(e) => eprintln!("rmail: {e}"),

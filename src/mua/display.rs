@@ -72,6 +72,11 @@ pub fn render(s: &Session, n: usize, mode: Mode) -> io::Result<String> {
     if !out.ends_with('\n') {
         out.push('\n');
     }
+    // The blank line that separates messages in the mbox closes each shown message, as in
+    // mailx's output (`nihao`, blank line, `& `).
+    if matches!(mode, Mode::Print | Mode::PrintAll) {
+        out.push('\n');
+    }
     Ok(out)
 }
 

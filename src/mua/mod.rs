@@ -120,7 +120,7 @@ pub fn run(inv: Invocation) -> i32 {
             env!("CARGO_PKG_VERSION")
         );
     }
-    s.announce(!inv.no_header && !s.vars.is_set("noheader"));
+    s.announce(!inv.no_header && s.vars.is_set("header"));
     let status = s.command_loop();
     if status == EXIT_USAGE {
         return EXIT_USAGE;

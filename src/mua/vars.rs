@@ -12,10 +12,12 @@ pub struct Vars {
 }
 
 impl Vars {
-    /// An empty table with rmail's built-in defaults (none are set: mailx's defaults are
-    /// "unset" for every boolean; numeric defaults live where they are used).
+    /// The table with POSIX mailx's defaults: `header` is set (show the summary on entry),
+    /// every other boolean is unset; numeric defaults live where they are used.
     pub fn new() -> Vars {
-        Vars::default()
+        let mut v = Vars::default();
+        v.set("header", "");
+        v
     }
 
     /// True when `name` is set (with or without a value).

@@ -4,5 +4,6 @@
 mod conformance;
 mod docs;
 mod fixtures_parse;
+mod golden;
 mod reader;
 mod util;
