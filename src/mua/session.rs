@@ -372,16 +372,18 @@ impl Session {
     /// back to the other source, never to 1970.
     fn date_shown(&self, i: usize) -> String {
         let f = self.folder.as_ref().expect("folder open");
-        if self.vars.is_set("datefield") {
-            if let Some(d) = f
-                .mbox
-                .field(i, Field::Date)
-                .and_then(|v| crate::message::date::parse_date_header(&String::from_utf8_lossy(v)))
-            {
-                return d
-                    .with_timezone(&chrono::Local)
+        let header_date = || {
+            let v = f.mbox.field(i, Field::Date)?;
+            let d = crate::message::date::parse_date_header(&String::from_utf8_lossy(v))?;
+            Some(
+                d.with_timezone(&chrono::Local)
                     .format("%a %b %e %H:%M")
-                    .to_string();
+                    .to_string(),
+            )
+        };
+        if self.vars.is_set("datefield") {
+            if let Some(d) = header_date() {
+                return d;
             }
         }
         let fl = f.mbox.field(i, Field::FromLine).unwrap_or(b"");
@@ -393,17 +395,7 @@ impl Session {
         if let Some(d) = crate::message::date::parse_from_line_date(date) {
             return d.format("%a %b %e %H:%M").to_string();
         }
-        if let Some(d) = f
-            .mbox
-            .field(i, Field::Date)
-            .and_then(|v| crate::message::date::parse_date_header(&String::from_utf8_lossy(v)))
-        {
-            return d
-                .with_timezone(&chrono::Local)
-                .format("%a %b %e %H:%M")
-                .to_string();
-        }
-        summary::cut_columns(date, 16).to_owned()
+        header_date().unwrap_or_else(|| summary::cut_columns(date, 16).to_owned())
     }
 
     /// Prints the screen of summary lines that contains message `n`.

@@ -14,10 +14,10 @@
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{fixtures, require_peer, rmail, sandbox_env};
+use crate::util::{fixtures, require_peer, rmail, run_script, sandbox_env, wait_output};
 
 // ---------------------------------------------------------------------------------------------
 // A small mbox splitter, written from scratch so the test does not trust the code under test.
@@ -260,62 +260,6 @@ fn show(who: &str, o: &Output) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
-}
-
-fn run_script(mut cmd: Command, script: &str) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cannot spawn reader");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(script.as_bytes())
-        .ok();
-    wait_output(child, Duration::from_secs(30))
-}
-
-/// Waits for `child` at most `limit`, killing it (and failing) when it hangs. stdout and stderr
-/// are drained by threads meanwhile, so a chatty child never blocks on a full pipe.
-fn wait_output(mut child: Child, limit: Duration) -> Output {
-    use std::io::Read;
-    fn drain<R: Read + Send + 'static>(r: Option<R>) -> std::thread::JoinHandle<Vec<u8>> {
-        std::thread::spawn(move || {
-            let mut v = Vec::new();
-            if let Some(mut r) = r {
-                r.read_to_end(&mut v).ok();
-            }
-            v
-        })
-    }
-    let out = drain(child.stdout.take());
-    let err = drain(child.stderr.take());
-    let t = Instant::now();
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("cannot poll child") {
-            break Some(st);
-        }
-        if t.elapsed() > limit {
-            child.kill().ok();
-            child.wait().ok();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let o = Output {
-        status: status.unwrap_or_else(|| child.wait().unwrap()),
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-    };
-    assert!(
-        status.is_some(),
-        "reader hung for {limit:?}:\n{}",
-        show("reader", &o)
-    );
-    o
 }
 
 /// A fixture copied into a fresh sandbox home.

@@ -3,9 +3,9 @@
 //! hand-written nasty files are the correct ones (not what a naive `^From ` splitter sees).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
-use crate::util::{fixtures, rmail};
+use crate::util::{fixtures, rmail, run_script};
 
 /// Copies fixture `name` into a fresh temp dir (tests never open the committed file itself) and
 /// returns the dir and the copy's path.
@@ -14,24 +14,6 @@ fn copy_fixture(name: &str) -> (tempfile::TempDir, PathBuf) {
     let dst = dir.path().join(name);
     std::fs::copy(fixtures().join(name), &dst).expect("cannot copy fixture");
     (dir, dst)
-}
-
-/// Runs `cmd` with `script` on stdin and returns its output.
-fn run_with_stdin(mut cmd: Command, script: &str) -> Output {
-    use std::io::Write;
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cannot spawn rmail");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(script.as_bytes())
-        .ok();
-    child.wait_with_output().expect("cannot wait for rmail")
 }
 
 fn show(o: &Output) -> String {
@@ -51,7 +33,7 @@ fn check_fixture_at(home: &Path, file: &Path, count: usize) {
 
     let mut c = rmail(home);
     c.args(["-n", "-H", "-f"]).arg(file);
-    let o = run_with_stdin(c, "");
+    let o = run_script(c, "");
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(
         !stderr.contains("panicked"),
@@ -96,7 +78,7 @@ fn check_fixture_at(home: &Path, file: &Path, count: usize) {
 
     let mut c = rmail(home);
     c.args(["-n", "-N", "-f"]).arg(file);
-    let o = run_with_stdin(c, "p *\nx\n");
+    let o = run_script(c, "p *\nx\n");
     assert!(
         !String::from_utf8_lossy(&o.stderr).contains("panicked"),
         "`p *` panicked on {}:\n{}",

@@ -1,7 +1,7 @@
 //! The reader at the `&` prompt, driven through stdin like a script would (golden
 //! transcripts: fixture mbox + commands → expected stdout, with LF and CRLF mailboxes).
 
-use crate::util::rmail;
+use crate::util::{rmail, run_script};
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -42,20 +42,9 @@ fn crlf(s: &str) -> String {
 
 /// Runs `rmail ARGS` with `script` on stdin; returns (status, stdout, stderr).
 fn run(home: &Path, args: &[&str], script: &str) -> (i32, String, String) {
-    let mut child = rmail(home)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn rmail");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(script.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let mut c = rmail(home);
+    c.args(args);
+    let out = run_script(c, script);
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),

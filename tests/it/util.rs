@@ -2,8 +2,10 @@
 
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// Path of the `rmail` binary under test.
 pub fn rmail_bin() -> PathBuf {
@@ -57,4 +59,62 @@ pub fn require_peer(name: &str) -> Option<PathBuf> {
     }
     eprintln!("SKIP: peer `{name}` not installed; install it or set RMAIL_REQUIRE_PEERS=1 to fail");
     None
+}
+
+/// Runs `cmd` with `script` on stdin; fails the test when it runs longer than 30 s.
+pub fn run_script(mut cmd: Command, script: &str) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot spawn reader");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .ok();
+    wait_output(child, Duration::from_secs(30))
+}
+
+/// Waits for `child` at most `limit`, killing it (and failing) when it hangs. stdout and stderr
+/// are drained by threads meanwhile, so a chatty child never blocks on a full pipe.
+pub fn wait_output(mut child: Child, limit: Duration) -> Output {
+    use std::io::Read;
+    fn drain<R: Read + Send + 'static>(r: Option<R>) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            if let Some(mut r) = r {
+                r.read_to_end(&mut v).ok();
+            }
+            v
+        })
+    }
+    let out = drain(child.stdout.take());
+    let err = drain(child.stderr.take());
+    let t = Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("cannot poll child") {
+            break Some(st);
+        }
+        if t.elapsed() > limit {
+            child.kill().ok();
+            child.wait().ok();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let o = Output {
+        status: status.unwrap_or_else(|| child.wait().unwrap()),
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    };
+    assert!(
+        status.is_some(),
+        "reader hung for {limit:?}:\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
 }
