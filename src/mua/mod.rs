@@ -2,13 +2,15 @@
 //!
 //! - [`session`]: the open folder and per-message state (new/read/deleted/saved/…), quit and
 //!   exit semantics (mbox moving, `hold`, `keep`, `keepsave`, `append`).
-//! - [`commands`]: the command table with its abbreviations, and each command.
+//! - [`commands`]: the command table with its abbreviations, and the commands on the folder;
+//!   [`files`]: the commands that reach outside it (save, pipe, edit, file, shell).
 //! - [`msglist`]: message-list syntax. [`summary`]: header summary lines.
 //! - [`display`]: a message for the terminal (ignore/retain, MIME decoding, pager).
 //! - [`vars`]: variables and word splitting.
 
 pub mod commands;
 pub mod display;
+pub mod files;
 pub mod msglist;
 pub mod session;
 pub mod summary;
