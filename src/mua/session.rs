@@ -387,6 +387,9 @@ impl Session {
             }
         }
         let fl = f.mbox.field(i, Field::FromLine).unwrap_or(b"");
+        if let Some(d) = asctime_prefix(fl) {
+            return d.to_owned();
+        }
         let text = String::from_utf8_lossy(fl);
         let date = text
             .split_once(char::is_whitespace)
@@ -432,10 +435,18 @@ impl Session {
     /// The decoded subject of message `n` (1-based).
     pub fn subject(&self, n: usize) -> String {
         let f = self.folder.as_ref().expect("folder open");
-        f.mbox
-            .field(n - 1, Field::Subject)
-            .map(header::decode_words)
-            .unwrap_or_default()
+        match f.mbox.field(n - 1, Field::Subject) {
+            // Plain ASCII without encoded-words: unfolding is all the decoding there is.
+            Some(v) if v.is_ascii() && memchr::memmem::find(v, b"=?").is_none() => {
+                let mut out = String::with_capacity(v.len());
+                for part in v.split(|&b| b == b'\n' || b == b'\r') {
+                    out.push_str(std::str::from_utf8(part).unwrap_or_default());
+                }
+                out.trim().to_owned()
+            }
+            Some(v) => header::decode_words(v),
+            None => String::new(),
+        }
     }
 
     /// Runs commands from `path` (a start-up file or `source`); a missing file is silent when
@@ -832,6 +843,30 @@ fn fast_sender(raw: &[u8], showname: bool) -> String {
     }
 }
 
+/// The summary date straight from a `From_` line in canonical asctime form
+/// (`sender Www Mmm dd hh:mm:ss yyyy`): its first 16 characters (`Fri Mar 22 13:10`), without
+/// parsing. `None` for any other form, which then goes through the date parser.
+fn asctime_prefix(from_line: &[u8]) -> Option<&str> {
+    let sp = memchr::memchr(b' ', from_line)?;
+    let rest = &from_line[sp..];
+    let start = rest.iter().position(|&b| b != b' ')?;
+    let d = rest.get(start..start + 24)?;
+    let shape = d[3] == b' '
+        && d[7] == b' '
+        && d[10] == b' '
+        && d[13] == b':'
+        && d[16] == b':'
+        && d[..3].iter().all(u8::is_ascii_alphabetic)
+        && d[4..7].iter().all(u8::is_ascii_alphabetic)
+        && d[20..24].iter().all(u8::is_ascii_digit)
+        && (d[8] == b' ' || d[8].is_ascii_digit())
+        && d[9].is_ascii_digit();
+    if !shape {
+        return None;
+    }
+    std::str::from_utf8(&d[..16]).ok()
+}
+
 fn expand_tilde(name: &str, home: &Path) -> PathBuf {
     if name == "~" {
         home.to_owned()
@@ -894,4 +929,36 @@ pub fn terminal_size() -> Option<(usize, usize)> {
         return None;
     }
     Some((ws.ws_col as usize, ws.ws_row as usize))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn asctime_fast_path() {
+        assert_eq!(
+            asctime_prefix(b"zhangsan@example.com  Fri Mar 22 13:10:55 2024"),
+            Some("Fri Mar 22 13:10")
+        );
+        assert_eq!(asctime_prefix(b"a@b Sun Jan  1 00:10:25 2023"), Some("Sun Jan  1 00:10"));
+        assert_eq!(asctime_prefix(b"a@b Mon Jan  1 10:00:00 +0000 2024"), None);
+        assert_eq!(asctime_prefix(b"a@b garbage"), None);
+        assert_eq!(asctime_prefix(b""), None);
+    }
+
+    #[test]
+    fn sender_fast_path_agrees_with_parser() {
+        for raw in [
+            &b"Zhang San <zhangsan@example.com>"[..],
+            b"a@b",
+            b"<a@b>",
+            b"\"Doe, J\" <j@d>",
+            b"=?UTF-8?B?5byg5LiJ?= <z@x>",
+            b"a@b (Comment)",
+        ] {
+            let want = address::parse_list(raw).into_iter().next().map(|m| m.addr).unwrap_or_default();
+            assert_eq!(fast_sender(raw, false), want, "{}", String::from_utf8_lossy(raw));
+        }
+    }
 }
