@@ -7,6 +7,6 @@ complete -c rmail -s e -d 'Check for mail: exit 0 when there is mail, 1 when the
 complete -c rmail -s n -d 'Do not read the system start-up file (/etc/mail.rc)'
 complete -c rmail -s i -d 'Ignore interrupts (sets the `ignore` variable)'
 complete -c rmail -s R -d 'Open the mailbox read-only: nothing is written back'
-complete -c rmail -s v -d 'Verbose: report locking and file operations on stderr'
+complete -c rmail -s v -d 'Verbose: report what is done to mailboxes (indexing, write-back) on stderr'
 complete -c rmail -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c rmail -s V -l version -d 'Print version'

@@ -56,7 +56,7 @@ pub struct Cli {
     #[arg(short = 'S', value_name = "VAR[=VALUE]", action = ArgAction::Append)]
     pub set: Vec<String>,
 
-    /// Verbose: report locking and file operations on stderr.
+    /// Verbose: report what is done to mailboxes (indexing, write-back) on stderr.
     #[arg(short = 'v', action = ArgAction::SetTrue)]
     pub verbose: bool,
 

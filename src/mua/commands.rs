@@ -204,7 +204,10 @@ impl Session {
             return;
         }
         let Some(cmd) = lookup(word) else {
-            eprintln!("Unknown command: \"{word}\"");
+            eprintln!(
+                "Unknown command: \"{}\"",
+                super::summary::cut_columns(word, 40)
+            );
             self.last_failed = true;
             return;
         };
@@ -505,7 +508,11 @@ impl Session {
                 }
             }
             None => {
-                f.cur = last;
+                // Nothing after: the current message becomes the last undeleted one before
+                // (Heirloom mailx, s-nail), and `next` then says "At EOF".
+                if let Some(p) = (1..last).rev().find(|&n| !f.msgs[n - 1].deleted) {
+                    f.cur = p;
+                }
                 f.cur_used = true;
                 if then_print {
                     println!("At EOF");

@@ -189,7 +189,14 @@ pub struct Session {
     pub last_failed: bool,
     /// Set by `quit`/`exit`.
     pub(crate) stop: Option<i32>,
+    /// Nesting of `source` (and start-up files).
+    source_depth: usize,
 }
+
+/// `source` nesting limit (a file that sources itself stops here, as Heirloom mailx does).
+const MAX_SOURCE_DEPTH: usize = 16;
+/// Largest start-up or `source` file read, bytes (`source /dev/zero` must not eat memory).
+const MAX_RC_SIZE: u64 = 1 << 20;
 
 impl Session {
     /// A session with no folder open, reading the environment.
@@ -207,6 +214,7 @@ impl Session {
             cond: Vec::new(),
             last_failed: false,
             stop: None,
+            source_depth: 0,
         }
     }
 
@@ -230,6 +238,13 @@ impl Session {
             })
             .collect();
         let n = msgs.len();
+        if self.vars.is_set("verbose") {
+            eprintln!(
+                "rmail: {}: {} indexed (mailbox lock held while reading only)",
+                path.display(),
+                plural(n, "message")
+            );
+        }
         // The current message starts at the first new (else unread) message, else the first.
         let cur = msgs
             .iter()
@@ -261,9 +276,15 @@ impl Session {
         }
     }
 
-    /// Display width for summary lines: the terminal's, 80 when not a terminal.
+    /// Display width for summary lines: the terminal's; when not a terminal `$COLUMNS`, else 80.
     pub fn width(&self) -> usize {
-        terminal_size().map(|(c, _)| c).unwrap_or(80)
+        terminal_size().map(|(c, _)| c).unwrap_or_else(|| {
+            std::env::var("COLUMNS")
+                .ok()
+                .and_then(|c| c.trim().parse::<usize>().ok())
+                .filter(|&c| c > 0)
+                .unwrap_or(80)
+        })
     }
 
     /// The banner (`"/var/mail/u": 2 messages 1 new`) and, when `with_headers`, the screen of
@@ -452,23 +473,38 @@ impl Session {
     /// Runs commands from `path` (a start-up file or `source`); a missing file is silent when
     /// `quiet_missing`.
     pub fn source_file(&mut self, path: &Path, quiet_missing: bool) -> bool {
-        let text = match std::fs::read(path) {
-            Ok(t) => t,
-            Err(e) => {
-                if !(quiet_missing && e.kind() == io::ErrorKind::NotFound) {
-                    eprintln!("rmail: cannot read {}: {e}", path.display());
-                }
-                return false;
+        use std::io::Read;
+        if self.source_depth >= MAX_SOURCE_DEPTH {
+            eprintln!("rmail: {}: Too much \"source\"ing going on", path.display());
+            return false;
+        }
+        let mut text = Vec::new();
+        let read =
+            std::fs::File::open(path).and_then(|f| f.take(MAX_RC_SIZE + 1).read_to_end(&mut text));
+        if let Err(e) = read {
+            if !(quiet_missing && e.kind() == io::ErrorKind::NotFound) {
+                eprintln!("rmail: cannot read {}: {e}", path.display());
             }
-        };
+            return false;
+        }
+        if text.len() as u64 > MAX_RC_SIZE {
+            eprintln!(
+                "rmail: {}: larger than {} bytes, not read",
+                path.display(),
+                MAX_RC_SIZE
+            );
+            return false;
+        }
         let text = String::from_utf8_lossy(&text);
         let depth = self.cond.len();
+        self.source_depth += 1;
         for line in crate::config::mailrc::command_lines(&text) {
             self.execute(&line);
             if self.stop.is_some() {
                 break;
             }
         }
+        self.source_depth -= 1;
         if self.cond.len() != depth {
             eprintln!("rmail: {}: missing \"endif\"", path.display());
             self.cond.truncate(depth);
@@ -500,7 +536,8 @@ impl Session {
             }
             buf.clear();
             match lock.read_until(b'\n', &mut buf) {
-                Ok(0) | Err(_) => return self.eof(),
+                Ok(0) => return self.eof(),
+                Err(e) => return self.input_lost(&e),
                 Ok(_) => {}
             }
             let line = String::from_utf8_lossy(&buf);
@@ -542,9 +579,19 @@ impl Session {
                     }
                     return self.eof();
                 }
+                Err(rustyline::error::ReadlineError::Io(e)) => return self.input_lost(&e),
                 Err(_) => return self.eof(),
             }
         }
+    }
+
+    /// The terminal went away (hang-up: reads fail with EIO). Like mailx's hang-up handling
+    /// we leave the mailbox exactly as it was — a half-finished `quit` killed by the SIGHUP
+    /// that follows could otherwise leave messages both in MBOX and in the mailbox.
+    fn input_lost(&mut self, e: &io::Error) -> i32 {
+        eprintln!("rmail: cannot read commands ({e}); leaving the mailbox unchanged");
+        self.folder = None;
+        EXIT_FAIL
     }
 
     fn eof(&mut self) -> i32 {
@@ -582,7 +629,7 @@ impl Session {
             })
             .collect();
         let name = f.path.display().to_string();
-        match f.mbox.write_back(&plan) {
+        match self.write_back(f, &plan) {
             Ok(wb) if wb.written => {
                 if wb.kept + wb.arrived == 0
                     && !self.vars.is_set("keep")
@@ -647,7 +694,7 @@ impl Session {
             .iter()
             .filter(|d| matches!(d, Disposition::Keep(_)))
             .count();
-        let wb = match f.mbox.write_back(&plan) {
+        let wb = match self.write_back(f, &plan) {
             Ok(wb) => wb,
             Err(e) => {
                 eprintln!("rmail: {e}");
@@ -668,6 +715,29 @@ impl Session {
             remove_if_empty(&f.path);
         }
         Ok(())
+    }
+
+    /// [`Mbox::write_back`], reported on stderr with `-v` (`verbose`).
+    fn write_back(
+        &self,
+        f: &mut Folder,
+        plan: &[Disposition],
+    ) -> Result<mbox::WriteBack, StoreError> {
+        let r = f.mbox.write_back(plan);
+        if self.vars.is_set("verbose") {
+            match &r {
+                Ok(wb) if wb.written => eprintln!(
+                    "rmail: {}: written back: {} kept, {} removed, {} arrived meanwhile",
+                    f.path.display(),
+                    wb.kept,
+                    wb.removed,
+                    wb.arrived
+                ),
+                Ok(_) => eprintln!("rmail: {}: unchanged, not written", f.path.display()),
+                Err(_) => {}
+            }
+        }
+        r
     }
 
     /// `MBOX`: the variable, else `$MBOX`, else `~/mbox`.
@@ -941,7 +1011,10 @@ mod tests {
             asctime_prefix(b"zhangsan@example.com  Fri Mar 22 13:10:55 2024"),
             Some("Fri Mar 22 13:10")
         );
-        assert_eq!(asctime_prefix(b"a@b Sun Jan  1 00:10:25 2023"), Some("Sun Jan  1 00:10"));
+        assert_eq!(
+            asctime_prefix(b"a@b Sun Jan  1 00:10:25 2023"),
+            Some("Sun Jan  1 00:10")
+        );
         assert_eq!(asctime_prefix(b"a@b Mon Jan  1 10:00:00 +0000 2024"), None);
         assert_eq!(asctime_prefix(b"a@b garbage"), None);
         assert_eq!(asctime_prefix(b""), None);
@@ -957,8 +1030,17 @@ mod tests {
             b"=?UTF-8?B?5byg5LiJ?= <z@x>",
             b"a@b (Comment)",
         ] {
-            let want = address::parse_list(raw).into_iter().next().map(|m| m.addr).unwrap_or_default();
-            assert_eq!(fast_sender(raw, false), want, "{}", String::from_utf8_lossy(raw));
+            let want = address::parse_list(raw)
+                .into_iter()
+                .next()
+                .map(|m| m.addr)
+                .unwrap_or_default();
+            assert_eq!(
+                fast_sender(raw, false),
+                want,
+                "{}",
+                String::from_utf8_lossy(raw)
+            );
         }
     }
 }

@@ -6,4 +6,5 @@ mod docs;
 mod fixtures_parse;
 mod golden;
 mod reader;
+mod session;
 mod util;

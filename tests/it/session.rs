@@ -1,0 +1,95 @@
+//! Reader session behaviour found by trying to break it (regression tests for issue 2's
+//! review): `source` loops, huge rc files, the current message after deleting the last one,
+//! `-v`, `COLUMNS`.
+
+use crate::util::{rmail, run_script};
+use std::path::Path;
+
+const THREE: &str = "From a@x Mon Jan  1 10:00:00 2024\nFrom: a@x\nSubject: one\n\n1\n\n\
+From b@x Mon Jan  1 11:00:00 2024\nFrom: b@x\nSubject: two\n\n2\n\n\
+From c@x Mon Jan  1 12:00:00 2024\nFrom: c@x\nSubject: three\n\n3\n";
+
+fn run(home: &Path, args: &[&str], script: &str) -> (i32, String, String) {
+    let mut c = rmail(home);
+    c.args(args);
+    let o = run_script(c, script);
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn folder(dir: &Path) -> String {
+    let p = dir.join("f.mbox");
+    std::fs::write(&p, THREE).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn source_loop_stops_with_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = folder(dir.path());
+    let rc = dir.path().join("loop.rc");
+    std::fs::write(&rc, format!("set x\nsource {}\n", rc.display())).unwrap();
+    let (code, _, err) = run(
+        dir.path(),
+        &["-n", "-N", "-f", &f],
+        &format!("source {}\nx\n", rc.display()),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("Too much \"source\"ing going on"), "{err}");
+}
+
+#[test]
+fn oversized_rc_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = folder(dir.path());
+    let big = dir.path().join("big.rc");
+    std::fs::write(&big, "#".repeat(2 << 20)).unwrap();
+    let (code, _, err) = run(
+        dir.path(),
+        &["-n", "-N", "-f", &f],
+        &format!("source {}\nx\n", big.display()),
+    );
+    assert_eq!(code, 0);
+    assert!(err.contains("not read"), "{err}");
+}
+
+#[test]
+fn deleting_the_last_message_moves_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = folder(dir.path());
+    let (_, out, err) = run(dir.path(), &["-n", "-N", "-f", &f], "3\nd\n=\np\nn\nx\n");
+    assert!(out.contains("\n2\nMessage  2:\n"), "{out}\n{err}");
+    assert!(out.trim_end().ends_with("At EOF"), "{out}");
+}
+
+#[test]
+fn verbose_reports_indexing_and_write_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = folder(dir.path());
+    let (_, _, err) = run(dir.path(), &["-n", "-N", "-v", "-f", &f], "d 1\nq\n");
+    assert!(err.contains("3 messages indexed"), "{err}");
+    assert!(err.contains("written back: 2 kept, 1 removed"), "{err}");
+}
+
+#[test]
+fn columns_sets_the_width_when_not_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = folder(dir.path());
+    let mut c = rmail(dir.path());
+    c.env("COLUMNS", "30").args(["-n", "-H", "-f", &f]);
+    let o = run_script(c, "");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.lines().all(|l| l.chars().count() <= 29), "{out}");
+}
+
+#[test]
+fn unknown_command_is_not_echoed_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = folder(dir.path());
+    let long = "a".repeat(10_000);
+    let (_, _, err) = run(dir.path(), &["-n", "-N", "-f", &f], &format!("{long}\nx\n"));
+    assert!(err.len() < 200, "{}", err.len());
+}
