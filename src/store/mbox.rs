@@ -630,16 +630,26 @@ pub fn with_status(raw: &[u8], status: Status) -> Vec<u8> {
 /// lines that would read as separators (a valid `From_` line after a blank line) get a `>`
 /// (mboxrd), so the file always splits back into the same messages. Errors: `Locked`, `Io`.
 pub fn append(path: &Path, messages: &[Vec<u8>]) -> Result<(), StoreError> {
-    let err = io_at(path);
-    let f = File::options()
+    let f = open_for_append(path)?;
+    let _lock = MailboxLock::acquire(&f, path)?;
+    append_locked(&f, path, messages)
+}
+
+/// Opens (creating with mode 0600) the mbox at `path` for [`append`] and [`prepend`].
+fn open_for_append(path: &Path) -> Result<File, StoreError> {
+    File::options()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .mode(0o600)
         .open(path)
-        .map_err(&err)?;
-    let _lock = MailboxLock::acquire(&f, path)?;
+        .map_err(io_at(path))
+}
+
+/// The body of [`append`], for a file the caller has opened and locked.
+fn append_locked(f: &File, path: &Path, messages: &[Vec<u8>]) -> Result<(), StoreError> {
+    let err = io_at(path);
     let len = f.metadata().map_err(&err)?.len();
     let mut out = Vec::new();
     if len > 0 {
@@ -674,6 +684,113 @@ pub fn append(path: &Path, messages: &[Vec<u8>]) -> Result<(), StoreError> {
         return Err(err(e));
     }
     Ok(())
+}
+
+/// Puts `messages` (each with its `From_` line, as from [`Mbox::read_raw`], possibly after
+/// [`with_status`]) before the existing content of the mbox at `path`: POSIX mailx's way of
+/// saving to `MBOX` when `append` is unset.
+///
+/// A symlinked `path` is followed; the target is locked (dotlock + `fcntl`, see `lock`) for
+/// the whole operation. When the target is missing or empty this is exactly [`append`].
+/// Otherwise the messages, separated and `>From`-quoted as by [`append`], followed by the old
+/// bytes verbatim, are written to a temporary file `.<name>.rmail-tmp.<pid>.<n>` in the
+/// target's directory, which gets the old file's mode (and owner and group when running as
+/// root), is fsync'ed and renamed over the target; then the directory is fsync'ed. The old
+/// file stays whole until the atomic rename, so a crash at any point loses nothing (a
+/// leftover temporary file is removed by the next [`Mbox::open`] of that mailbox).
+///
+/// When the directory does not let us create the temporary file (EACCES, EPERM, EROFS) the
+/// messages are appended instead, under the same lock, and no error is reported: the mail
+/// is kept, only its order differs. Old bytes that do not start with a `From_` line (garbage
+/// before the first message) end up in the body of the last new message.
+///
+/// Writers that take only the `fcntl` lock and opened the old file before the rename would
+/// append to the replaced inode; Postfix, procmail and mailx also take the dotlock, which
+/// covers them. Errors: `Locked`, `Io` (naming the file that failed).
+pub fn prepend(path: &Path, messages: &[Vec<u8>]) -> Result<(), StoreError> {
+    let target = match std::fs::canonicalize(path) {
+        Ok(t) => t,
+        // Missing (or a dangling symlink, which `open` follows when creating).
+        Err(e) if e.kind() == io::ErrorKind::NotFound => path.to_owned(),
+        Err(e) => return Err(io_at(path)(e)),
+    };
+    let f = open_for_append(&target)?;
+    let _lock = MailboxLock::acquire(&f, &target)?;
+    let err = io_at(&target);
+    let len = f.metadata().map_err(&err)?.len();
+    if len == 0 {
+        return append_locked(&f, &target, messages);
+    }
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let tmp = rewrite::temp_sibling(&target);
+    let tf = match File::options()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+    {
+        Ok(t) => t,
+        Err(e) if is_permission(&e) => return append_locked(&f, &target, messages),
+        Err(e) => return Err(io_at(&tmp)(e)),
+    };
+    let res = write_prepended(&f, &target, &tf, &tmp, messages, len);
+    let res = res.and_then(|()| {
+        std::fs::rename(&tmp, &target).map_err(io_at(&tmp))?;
+        rewrite::sync_dir(&target).map_err(io_at(&rewrite::dir_of(&target)))
+    });
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res
+}
+
+/// [`prepend`]'s temporary file: new messages, then `old[0..)` verbatim (re-read until its
+/// length is stable), the old mode and owner, fsync'ed.
+fn write_prepended(
+    old: &File,
+    target: &Path,
+    tf: &File,
+    tmp: &Path,
+    messages: &[Vec<u8>],
+    len: u64,
+) -> Result<(), StoreError> {
+    let terr = io_at(tmp);
+    let mut out = Vec::new();
+    for m in messages {
+        push_message(&mut out, m);
+    }
+    let mut w = io::BufWriter::with_capacity(1 << 20, tf);
+    w.write_all(&out).map_err(&terr)?;
+    let mut done = 0;
+    let mut len = len;
+    // A writer that ignores the lock may still be appending: copy until the length is stable.
+    while done < len {
+        rewrite::copy_range(old, done, len, &mut w).map_err(io_at(target))?;
+        done = len;
+        len = old.metadata().map_err(io_at(target))?.len();
+    }
+    w.flush().map_err(&terr)?;
+    drop(w);
+    let meta = old.metadata().map_err(io_at(target))?;
+    if rustix::process::geteuid().is_root() {
+        std::os::unix::fs::fchown(tf, Some(meta.uid()), Some(meta.gid())).map_err(&terr)?;
+    }
+    tf.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(
+        meta.mode() & 0o7777,
+    ))
+    .map_err(&terr)?;
+    tf.sync_all().map_err(&terr)
+}
+
+/// EACCES, EPERM or EROFS: the directory (or file) does not let us write.
+pub(crate) fn is_permission(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EACCES) | Some(libc::EPERM) | Some(libc::EROFS)
+    )
 }
 
 /// Appends one message in mbox form to `out` (see [`append`]).
@@ -1253,5 +1370,95 @@ mod tests {
                 old: false
             }
         );
+    }
+
+    #[test]
+    fn prepend_puts_new_mail_first_and_keeps_old_bytes() {
+        let old = format!(
+            "{}\n{}\n{}",
+            msg(F1, "Subject: o1\n", "one\n>From x\n\nFrom the shed at noon"),
+            msg(F2, "Subject: o2\nStatus: RO\n", "two"),
+            msg(F1, "Subject: o3\n", "three")
+        );
+        let (d, p) = mk(old.as_bytes());
+        fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
+        let new = [
+            msg(F2, "Subject: n1\n", "new one\n\nFrom a@b Fri Mar 22 13:10:55 2024").into_bytes(),
+            format!("{F1}Subject: n2\n\nnew two").into_bytes(),
+        ];
+        prepend(&p, &new).unwrap();
+        let got = fs::read(&p).unwrap();
+        assert!(got.ends_with(old.as_bytes()));
+        let head = &got[..got.len() - old.len()];
+        assert_eq!(
+            head,
+            format!(
+                "{F2}Subject: n1\n\nnew one\n\n>From a@b Fri Mar 22 13:10:55 2024\n\n{F1}Subject: n2\n\nnew two\n\n"
+            )
+            .as_bytes()
+        );
+        assert_eq!(fs::metadata(&p).unwrap().mode() & 0o7777, 0o640);
+        let mb = Mbox::open(&p).unwrap();
+        let subjects: Vec<_> = (0..mb.len())
+            .map(|i| mb.field(i, Field::Subject).unwrap().to_vec())
+            .collect();
+        assert_eq!(
+            subjects,
+            [&b"n1"[..], b"n2", b"o1", b"o2", b"o3"].map(|s| s.to_vec())
+        );
+        assert!(mb
+            .read_raw(2)
+            .unwrap()
+            .ends_with(b"one\n>From x\n\nFrom the shed at noon\n\n"));
+        // No temporary or lock file left behind.
+        let names: Vec<_> = fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["mbox"]);
+    }
+
+    #[test]
+    fn prepend_follows_symlink() {
+        let (d, p) = mk(msg(F1, "Subject: old\n", "x").as_bytes());
+        let link = d.path().join("link");
+        std::os::unix::fs::symlink("mbox", &link).unwrap();
+        prepend(&link, &[msg(F2, "Subject: new\n", "y").into_bytes()]).unwrap();
+        assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        let mb = Mbox::open(&link).unwrap();
+        assert_eq!(mb.len(), 2);
+        assert_eq!(mb.field(0, Field::Subject), Some(&b"new"[..]));
+        assert_eq!(mb.field(1, Field::Subject), Some(&b"old"[..]));
+        assert!(!super::super::lock::dotlock_path(&p).exists());
+    }
+
+    #[test]
+    fn prepend_to_missing_or_empty_file_is_append() {
+        let d = tempfile::tempdir().unwrap();
+        let msgs = [
+            format!("{F1}A: b\n\nx").into_bytes(),
+            b"Subject: no from\n\nbody\n".to_vec(),
+        ];
+        let (p, q) = (d.path().join("p"), d.path().join("q"));
+        prepend(&p, &msgs).unwrap();
+        append(&q, &msgs).unwrap();
+        let strip = |b: Vec<u8>| -> Vec<u8> {
+            // The MAILER-DAEMON date may differ by a second.
+            let s = String::from_utf8(b).unwrap();
+            s.lines()
+                .filter(|l| !l.starts_with("From MAILER-DAEMON"))
+                .collect::<Vec<_>>()
+                .join("\n")
+                .into_bytes()
+        };
+        assert_eq!(strip(fs::read(&p).unwrap()), strip(fs::read(&q).unwrap()));
+        assert_eq!(fs::metadata(&p).unwrap().mode() & 0o777, 0o600);
+        let (_d, e) = mk(b"");
+        prepend(&e, &msgs[..1]).unwrap();
+        assert_eq!(fs::read_to_string(&e).unwrap(), format!("{F1}A: b\n\nx\n\n"));
+        // Nothing to prepend: the file is not touched.
+        let (_d, o) = mk(b"From a@b Fri Mar 22 13:10:55 2024\n\nx");
+        prepend(&o, &[]).unwrap();
+        assert_eq!(fs::read(&o).unwrap(), b"From a@b Fri Mar 22 13:10:55 2024\n\nx");
     }
 }

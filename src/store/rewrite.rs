@@ -48,14 +48,27 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
     dir_of(path).join(format!(".{name}{suffix}"))
 }
 
-fn dir_of(path: &Path) -> PathBuf {
+/// A fresh temporary file name beside mailbox `path`: `<dir>/.<name>.rmail-tmp.<pid>.<n>`
+/// (removed by [`recover`] once the PID is dead).
+pub(crate) fn temp_sibling(path: &Path) -> PathBuf {
+    sibling(
+        path,
+        &format!(
+            ".rmail-tmp.{}.{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ),
+    )
+}
+
+pub(crate) fn dir_of(path: &Path) -> PathBuf {
     match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
         _ => PathBuf::from("."),
     }
 }
 
-fn sync_dir(path: &Path) -> io::Result<()> {
+pub(crate) fn sync_dir(path: &Path) -> io::Result<()> {
     File::open(dir_of(path))?.sync_all()
 }
 
