@@ -17,7 +17,9 @@
 //!   (see `rewrite`), keeping mail that arrived since the snapshot; `Status:` is written the
 //!   way mailx does (`R` read, `O` old). Nothing changed → the file is not touched.
 //! - **Appending.** [`append`] follows the MDA durability contract: lock, note the length,
-//!   write, fsync; truncate back on error.
+//!   write, fsync; truncate back on error. [`prepend`] (mailx's `MBOX` without `append`)
+//!   writes the new messages and the old bytes verbatim to a temporary file and renames it
+//!   over the mailbox, under the same lock.
 //!
 //! Invariants: every offset in the index points at a `From_` line of the snapshot; messages
 //! are contiguous and `sum(len) + prefix == snapshot length`; nothing panics on any input
@@ -1383,7 +1385,12 @@ mod tests {
         let (d, p) = mk(old.as_bytes());
         fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
         let new = [
-            msg(F2, "Subject: n1\n", "new one\n\nFrom a@b Fri Mar 22 13:10:55 2024").into_bytes(),
+            msg(
+                F2,
+                "Subject: n1\n",
+                "new one\n\nFrom a@b Fri Mar 22 13:10:55 2024",
+            )
+            .into_bytes(),
             format!("{F1}Subject: n2\n\nnew two").into_bytes(),
         ];
         prepend(&p, &new).unwrap();
@@ -1424,7 +1431,10 @@ mod tests {
         let link = d.path().join("link");
         std::os::unix::fs::symlink("mbox", &link).unwrap();
         prepend(&link, &[msg(F2, "Subject: new\n", "y").into_bytes()]).unwrap();
-        assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
         let mb = Mbox::open(&link).unwrap();
         assert_eq!(mb.len(), 2);
         assert_eq!(mb.field(0, Field::Subject), Some(&b"new"[..]));
@@ -1455,10 +1465,49 @@ mod tests {
         assert_eq!(fs::metadata(&p).unwrap().mode() & 0o777, 0o600);
         let (_d, e) = mk(b"");
         prepend(&e, &msgs[..1]).unwrap();
-        assert_eq!(fs::read_to_string(&e).unwrap(), format!("{F1}A: b\n\nx\n\n"));
+        assert_eq!(
+            fs::read_to_string(&e).unwrap(),
+            format!("{F1}A: b\n\nx\n\n")
+        );
         // Nothing to prepend: the file is not touched.
         let (_d, o) = mk(b"From a@b Fri Mar 22 13:10:55 2024\n\nx");
         prepend(&o, &[]).unwrap();
-        assert_eq!(fs::read(&o).unwrap(), b"From a@b Fri Mar 22 13:10:55 2024\n\nx");
+        assert_eq!(
+            fs::read(&o).unwrap(),
+            b"From a@b Fri Mar 22 13:10:55 2024\n\nx"
+        );
+    }
+
+    /// True when permission bits are enforced on us (not root); else prints why a test is
+    /// skipped.
+    fn permissions_enforced(test: &str) -> bool {
+        if rustix::process::geteuid().is_root() {
+            eprintln!("{test}: skipped: root bypasses directory permissions");
+            return false;
+        }
+        true
+    }
+
+    #[test]
+    fn prepend_in_read_only_directory_appends() {
+        if !permissions_enforced("prepend_in_read_only_directory_appends") {
+            return;
+        }
+        let (d, p) = mk(msg(F1, "Subject: old\n", "x").as_bytes());
+        fs::set_permissions(
+            d.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o555),
+        )
+        .unwrap();
+        let res = prepend(&p, &[msg(F2, "Subject: new\n", "y").into_bytes()]);
+        fs::set_permissions(
+            d.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        res.unwrap();
+        let mb = Mbox::open(&p).unwrap();
+        assert_eq!(mb.len(), 2);
+        assert_eq!(mb.field(1, Field::Subject), Some(&b"new"[..]));
     }
 }
