@@ -680,7 +680,7 @@ impl Session {
             let res = if self.vars.is_set("append") {
                 mbox::append(&mbox_path, &msgs)
             } else {
-                prepend(&mbox_path, &msgs)
+                mbox::prepend(&mbox_path, &msgs)
             };
             if let Err(e) = res {
                 eprintln!("rmail: {e}; messages kept in {}", f.path.display());
@@ -953,39 +953,6 @@ fn remove_if_empty(path: &Path) -> bool {
         Ok(m) if m.len() == 0 => std::fs::remove_file(path).is_ok(),
         _ => false,
     }
-}
-
-/// Puts `msgs` before the current contents of the mbox at `path` (POSIX mailx without
-/// `append`): the new content is written whole through [`mbox::append`] into a fresh file
-/// next to it, then renamed over the old one. Without an old file this is a plain append.
-fn prepend(path: &Path, msgs: &[Vec<u8>]) -> Result<(), StoreError> {
-    let old = match std::fs::read(path) {
-        Ok(o) => o,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return mbox::append(path, msgs),
-        Err(e) => {
-            return Err(StoreError::Io {
-                path: path.to_owned(),
-                source: e,
-            })
-        }
-    };
-    if old.is_empty() {
-        return mbox::append(path, msgs);
-    }
-    let tmp = path.with_file_name(format!(
-        ".{}.rmail-tmp",
-        path.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    ));
-    let _ = std::fs::remove_file(&tmp);
-    let mut all = msgs.to_vec();
-    all.push(old);
-    mbox::append(&tmp, &all)?;
-    std::fs::rename(&tmp, path).map_err(|e| StoreError::Io {
-        path: path.to_owned(),
-        source: e,
-    })
 }
 
 /// (columns, rows) of the terminal on stdout, `None` when stdout is not a terminal.

@@ -93,3 +93,46 @@ fn unknown_command_is_not_echoed_whole() {
     let (_, _, err) = run(dir.path(), &["-n", "-N", "-f", &f], &format!("{long}\nx\n"));
     assert!(err.len() < 200, "{}", err.len());
 }
+
+/// Regression: quitting with read mail and no `append` used to fold the old `~/mbox` into one
+/// message. POSIX mailx puts the new messages first; every old one must survive unchanged.
+#[test]
+fn mbox_prepend_keeps_every_old_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = THREE.replace("Subject: ", "Subject: old ");
+    std::fs::write(dir.path().join("mbox"), &old).unwrap();
+    let spool = THREE
+        .replace("Status", "X")
+        .replace("\n\n1\n", "\nStatus: RO\n\n1\n");
+    std::fs::write(dir.path().join("spool"), &spool).unwrap();
+    let (code, out, err) = run(dir.path(), &["-n", "-N"], "p 2\nq\n");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Saved 2 messages in"), "{out}");
+    let mbox = std::fs::read_to_string(dir.path().join("mbox")).unwrap();
+    let subjects: Vec<&str> = mbox
+        .lines()
+        .filter(|l| l.starts_with("Subject: "))
+        .collect();
+    assert_eq!(
+        subjects,
+        [
+            "Subject: one",
+            "Subject: two",
+            "Subject: old one",
+            "Subject: old two",
+            "Subject: old three"
+        ],
+        "{mbox}"
+    );
+    assert!(
+        mbox.ends_with(&old[old.find("From b@x").unwrap()..]),
+        "{mbox}"
+    );
+    let spool_after = std::fs::read_to_string(dir.path().join("spool")).unwrap_or_default();
+    assert_eq!(
+        spool_after.matches("\nSubject: ").count()
+            + usize::from(spool_after.starts_with("Subject")),
+        1,
+        "{spool_after}"
+    );
+}
