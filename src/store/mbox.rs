@@ -1510,4 +1510,81 @@ mod tests {
         assert_eq!(mb.len(), 2);
         assert_eq!(mb.field(1, Field::Subject), Some(&b"new"[..]));
     }
+
+    #[test]
+    fn write_back_in_read_only_directory_uses_private_dir() {
+        if !permissions_enforced("write_back_in_read_only_directory_uses_private_dir") {
+            return;
+        }
+        use std::os::unix::fs::PermissionsExt;
+        let state = tempfile::tempdir().unwrap();
+        let private = state.path().join("rmail").join("recover");
+        rewrite::tests::set_private_dir(Some(private.clone()));
+        let text = format!(
+            "{}\n{}",
+            msg(F1, "Subject: 1\n", "a"),
+            msg(F2, "Subject: 2\n", "b")
+        );
+        let (d, p) = mk(text.as_bytes());
+        let ino = fs::metadata(&p).unwrap().ino();
+        fs::set_permissions(d.path(), fs::Permissions::from_mode(0o555)).unwrap();
+        let res = (|| {
+            let mut mb = Mbox::open(&p)?;
+            mb.write_back(&[keep(true, false), Disposition::Delete])
+        })();
+        let names: Vec<_> = fs::read_dir(&private)
+            .map(|r| r.map(|e| e.unwrap().file_name()).collect())
+            .unwrap_or_default();
+        // A private directory that is not there at all makes the error name it.
+        rewrite::tests::set_private_dir(Some(Path::new("/dev/null/rmail").to_owned()));
+        let denied = Mbox::open(&p).and_then(|mut mb| mb.write_back(&[Disposition::Delete]));
+        rewrite::tests::set_private_dir(None);
+        fs::set_permissions(d.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let wb = res.unwrap();
+        assert_eq!((wb.kept, wb.removed, wb.written), (1, 1, true));
+        assert_eq!(
+            fs::read_to_string(&p).unwrap(),
+            format!("{F1}Subject: 1\nStatus: R\n\na\n\n")
+        );
+        assert_eq!(fs::metadata(&p).unwrap().ino(), ino);
+        assert!(names.is_empty(), "{names:?}");
+        assert_eq!(
+            fs::metadata(&private).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        let e = denied.unwrap_err().to_string();
+        assert!(e.contains("/dev/null/rmail"), "{e}");
+        assert_eq!(
+            fs::read_to_string(&p).unwrap(),
+            format!("{F1}Subject: 1\nStatus: R\n\na\n\n")
+        );
+    }
+
+    #[test]
+    fn recovery_file_in_private_dir_is_found() {
+        let state = tempfile::tempdir().unwrap();
+        rewrite::tests::set_private_dir(Some(state.path().to_owned()));
+        let a = msg(F1, "Subject: a\n", "aaaa");
+        let b = msg(F2, "Subject: b\n", "bbbb");
+        let old = format!("{a}\n{b}\n");
+        let new = format!("{a}\n");
+        // Crashed halfway through the overwrite: first bytes new, length old.
+        let mut state_bytes = old.clone().into_bytes();
+        state_bytes[..3].copy_from_slice(&new.as_bytes()[..3]);
+        let (_d, p) = mk(&state_bytes);
+        fake_recovery(&p, old.as_bytes(), new.as_bytes());
+        let private = rewrite::private_recovery_path(&p).unwrap();
+        fs::rename(rewrite::recovery_path(&p), &private).unwrap();
+        let dead_tmp = state.path().join(format!(
+            "{}.rmail-tmp.999999999.0",
+            rewrite::private_name(&p)
+        ));
+        fs::write(&dead_tmp, b"partial").unwrap();
+        let mb = Mbox::open(&p);
+        rewrite::tests::set_private_dir(None);
+        assert_eq!(mb.unwrap().len(), 1);
+        assert_eq!(fs::read_to_string(&p).unwrap(), new);
+        assert!(!private.exists());
+        assert!(!dead_tmp.exists());
+    }
 }

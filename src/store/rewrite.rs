@@ -21,6 +21,17 @@
 //! (by the same procedure) to new content + bytes from `E`. A kill -9 at any point loses no
 //! message; the only assumption is that appended mail does not begin with the same 4 KiB as
 //! the bytes it replaces.
+//!
+//! **Spool directories we cannot write.** Debian's `/var/mail` is `root:mail 2775`: a user
+//! outside group `mail` owns and may rewrite `/var/mail/USER` but cannot create files beside
+//! it. When creating the temporary file in the mailbox's directory fails with EACCES, EPERM
+//! or EROFS, the temporary and recovery files go to a private per-user directory instead,
+//! [`private_dir`] (`$XDG_STATE_HOME/rmail/recover`, else the local data directory, else
+//! `~/.rmail-recover`; mode 0700), named after the mailbox's canonical path (see
+//! [`private_name`]). The procedure is otherwise the same: the rename happens inside that
+//! directory and the mailbox is rewritten in place, so nothing new is needed in the spool.
+//! [`recover`] looks in both places. A recovery file in a private directory is found only by
+//! the same user, which is the user who can write that mailbox.
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
@@ -35,9 +46,149 @@ const SAMPLE: u64 = 4096;
 const COPY: usize = 1 << 20;
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// The recovery file of mailbox `path`: `<dir>/.<name>.rmail-recover`.
+/// The recovery file of mailbox `path` in its own directory: `<dir>/.<name>.rmail-recover`.
 pub fn recovery_path(path: &Path) -> PathBuf {
     sibling(path, ".rmail-recover")
+}
+
+/// The recovery file of mailbox `path` in [`private_dir`], used when the mailbox's directory
+/// is not writable; `None` when no home directory is known.
+pub fn private_recovery_path(path: &Path) -> Option<PathBuf> {
+    Some(private_dir()?.join(format!("{}.rmail-recover", private_name(path))))
+}
+
+/// The per-user directory for temporary and recovery files of mailboxes whose directory we
+/// cannot write: `$XDG_STATE_HOME/rmail/recover` (`dirs::state_dir`), else
+/// `<local data dir>/rmail/recover`, else `$HOME/.rmail-recover`. Not created here.
+pub fn private_dir() -> Option<PathBuf> {
+    #[cfg(test)]
+    if let Some(d) = tests::PRIVATE_DIR.with(|d| d.borrow().clone()) {
+        return Some(d);
+    }
+    if let Some(d) = dirs::state_dir().or_else(dirs::data_local_dir) {
+        return Some(d.join("rmail").join("recover"));
+    }
+    Some(dirs::home_dir()?.join(".rmail-recover"))
+}
+
+/// The name stem of mailbox `path`'s files in [`private_dir`]: its canonical path (the path
+/// itself when it cannot be resolved) with `%` written `%25` and `/` written `%2F`, so that
+/// different mailboxes never share a name; paths whose stem would be longer than 200 bytes
+/// use a 64-bit FNV-1a hash of the path in hex, `-`, and the first 100 bytes of the base name.
+pub fn private_name(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let canon = fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    let bytes = canon.as_os_str().as_bytes();
+    let mut out = String::with_capacity(bytes.len() + 16);
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '%' => out.push_str("%25"),
+                '/' => out.push_str("%2F"),
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    if out.len() <= 200 {
+        return out;
+    }
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    let base = canon
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut cut = base.len().min(100);
+    while !base.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{hash:016x}-{}", &base[..cut])
+}
+
+/// Creates [`private_dir`] (mode 0700) and returns it.
+fn make_private_dir() -> io::Result<PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let dir = private_dir()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no home directory"))?;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)?;
+    let meta = fs::metadata(&dir)?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(dir)
+}
+
+/// Where a rewrite's temporary and recovery files live.
+struct Place {
+    /// The temporary file, open read-write.
+    tmp: PathBuf,
+    /// The recovery file it becomes (same directory).
+    recovery: PathBuf,
+}
+
+/// Creates a fresh temporary file for a rewrite of `path`: beside the mailbox, or in
+/// [`private_dir`] when the mailbox's directory refuses it. The error names the file or
+/// directory that failed.
+fn create_temp(path: &Path) -> Result<(Place, File), StoreError> {
+    let open = |p: &Path| {
+        fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(p)
+    };
+    let tmp = temp_sibling(path);
+    let first = match open(&tmp) {
+        Ok(f) => {
+            let recovery = recovery_path(path);
+            return Ok((Place { tmp, recovery }, f));
+        }
+        Err(e) if super::mbox::is_permission(&e) => e,
+        Err(e) => {
+            return Err(StoreError::Io {
+                path: tmp,
+                source: e,
+            })
+        }
+    };
+    let why = |p: PathBuf, e: io::Error| StoreError::Io {
+        path: p,
+        source: io::Error::new(
+            e.kind(),
+            format!(
+                "{e} (used because {} refused the temporary file: {first})",
+                dir_of(path).display()
+            ),
+        ),
+    };
+    let dir = match make_private_dir() {
+        Ok(d) => d,
+        Err(e) => return Err(why(private_dir().unwrap_or_default(), e)),
+    };
+    let name = private_name(path);
+    let tmp = dir.join(format!(
+        "{name}.rmail-tmp.{}.{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    match open(&tmp) {
+        Ok(f) => Ok((
+            Place {
+                tmp,
+                recovery: dir.join(format!("{name}.rmail-recover")),
+            },
+            f,
+        )),
+        Err(e) => Err(why(tmp, e)),
+    }
 }
 
 fn sibling(path: &Path, suffix: &str) -> PathBuf {
@@ -68,24 +219,40 @@ pub(crate) fn dir_of(path: &Path) -> PathBuf {
     }
 }
 
+/// fsyncs the directory that holds `path`.
 pub(crate) fn sync_dir(path: &Path) -> io::Result<()> {
     File::open(dir_of(path))?.sync_all()
 }
 
-/// A writer that counts what passed through it.
+/// A writer that counts what passed through it and remembers its first failure (so that
+/// the error can name the temporary file rather than the mailbox being read).
 pub(crate) struct Counting<W: Write> {
     inner: W,
     pub n: u64,
+    failed: Option<(io::ErrorKind, String)>,
+}
+
+impl<W: Write> Counting<W> {
+    fn note<T>(&mut self, r: io::Result<T>) -> io::Result<T> {
+        if let Err(e) = &r {
+            if self.failed.is_none() {
+                self.failed = Some((e.kind(), e.to_string()));
+            }
+        }
+        r
+    }
 }
 
 impl<W: Write> Write for Counting<W> {
     fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-        let k = self.inner.write(b)?;
+        let r = self.inner.write(b);
+        let k = self.note(r)?;
         self.n += k as u64;
         Ok(k)
     }
     fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
+        let r = self.inner.flush();
+        self.note(r)
     }
 }
 
@@ -119,54 +286,64 @@ pub(crate) fn commit(
         source: e,
     };
     let old_len = mbox.metadata().map_err(io_err)?.len();
-    let tmp = sibling(
-        path,
-        &format!(
-            ".rmail-tmp.{}.{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ),
-    );
+    let (place, f) = create_temp(path)?;
+    let tmp = &place.tmp;
+    let tmp_err = |e: io::Error| StoreError::Io {
+        path: tmp.clone(),
+        source: e,
+    };
     let result = (|| {
-        let f = fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(io_err)?;
         let mut w = Counting {
             inner: BufWriter::with_capacity(COPY, f),
             n: 0,
+            failed: None,
         };
-        build(&mut w)?;
+        if let Err(e) = build(&mut w) {
+            return Err(match w.failed.take() {
+                Some((kind, text)) => tmp_err(io::Error::new(kind, text)),
+                None => e,
+            });
+        }
         let new_len = w.n;
         let sample_end = old_len.min(new_len.saturating_add(SAMPLE));
         let sample_len = sample_end.saturating_sub(new_len);
         if sample_len > 0 {
-            copy_range(mbox, new_len, sample_end, &mut w).map_err(io_err)?;
+            if let Err(e) = copy_range(mbox, new_len, sample_end, &mut w) {
+                return Err(if w.failed.is_some() {
+                    tmp_err(e)
+                } else {
+                    io_err(e)
+                });
+            }
         }
-        writeln!(w, "rmail-recover 1 {old_len} {new_len} {sample_len}").map_err(io_err)?;
-        let f = w.inner.into_inner().map_err(|e| io_err(e.into_error()))?;
-        f.sync_all().map_err(io_err)?;
+        writeln!(w, "rmail-recover 1 {old_len} {new_len} {sample_len}").map_err(tmp_err)?;
+        let f = w.inner.into_inner().map_err(|e| tmp_err(e.into_error()))?;
+        f.sync_all().map_err(tmp_err)?;
         Ok((f, new_len))
     })();
     let (rec, new_len) = match result {
         Ok(x) => x,
         Err(e) => {
-            let _ = fs::remove_file(&tmp);
+            let _ = fs::remove_file(tmp);
             return Err(e);
         }
     };
-    let rpath = recovery_path(path);
-    if let Err(e) = fs::rename(&tmp, &rpath) {
-        let _ = fs::remove_file(&tmp);
-        return Err(io_err(e));
+    let rpath = &place.recovery;
+    let dir_err = |e: io::Error| StoreError::Io {
+        path: dir_of(rpath),
+        source: e,
+    };
+    if let Err(e) = fs::rename(tmp, rpath) {
+        let _ = fs::remove_file(tmp);
+        return Err(tmp_err(e));
     }
-    sync_dir(path).map_err(io_err)?;
+    sync_dir(rpath).map_err(dir_err)?;
     apply(mbox, &rec, old_len, new_len).map_err(io_err)?;
-    fs::remove_file(&rpath).map_err(io_err)?;
-    sync_dir(path).map_err(io_err)?;
+    fs::remove_file(rpath).map_err(|e| StoreError::Io {
+        path: rpath.clone(),
+        source: e,
+    })?;
+    sync_dir(rpath).map_err(dir_err)?;
     Ok(())
 }
 
@@ -257,20 +434,28 @@ fn read_some(f: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
     Ok(got)
 }
 
-/// Removes `.<name>.rmail-tmp.<pid>.<n>` files left by writers that died before step 1 was
-/// complete (their PID is dead on this host); the mailbox itself was not touched then.
+/// Removes `.<name>.rmail-tmp.<pid>.<n>` files beside the mailbox, and
+/// `<private name>.rmail-tmp.<pid>.<n>` files in [`private_dir`], left by writers that died
+/// before step 1 was complete (their PID is dead on this host); the mailbox itself was not
+/// touched then.
 fn remove_dead_temps(path: &Path) {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let prefix = format!(".{name}.rmail-tmp.");
-    let Ok(dir) = fs::read_dir(dir_of(path)) else {
+    remove_dead_in(&dir_of(path), &format!(".{name}.rmail-tmp."));
+    if let Some(dir) = private_dir() {
+        remove_dead_in(&dir, &format!("{}.rmail-tmp.", private_name(path)));
+    }
+}
+
+fn remove_dead_in(dir: &Path, prefix: &str) {
+    let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
-    for entry in dir.flatten() {
+    for entry in entries.flatten() {
         let file = entry.file_name().to_string_lossy().into_owned();
-        let Some(rest) = file.strip_prefix(&prefix) else {
+        let Some(rest) = file.strip_prefix(prefix) else {
             continue;
         };
         let Some(Ok(pid)) = rest.split('.').next().map(str::parse::<i32>) else {
@@ -287,21 +472,34 @@ fn remove_dead_temps(path: &Path) {
 }
 
 /// Finishes an interrupted rewrite of `mbox` (open read-write on `path`, locked by the
-/// caller), if `<dir>/.<name>.rmail-recover` exists. Returns whether anything was done. A
-/// recovery file that is not ours or is damaged is left alone with a warning.
+/// caller), if a recovery file exists beside it ([`recovery_path`]) or in the private
+/// directory ([`private_recovery_path`]). Returns whether anything was done. A recovery file
+/// that is not ours or is damaged is left alone with a warning.
 pub(crate) fn recover(mbox: &File, path: &Path) -> Result<bool, StoreError> {
+    remove_dead_temps(path);
+    let mut done = false;
+    for rpath in std::iter::once(recovery_path(path)).chain(private_recovery_path(path)) {
+        done |= recover_from(mbox, path, &rpath)?;
+    }
+    Ok(done)
+}
+
+/// [`recover`] from one recovery file `rpath`.
+fn recover_from(mbox: &File, path: &Path, rpath: &Path) -> Result<bool, StoreError> {
     let io_err = |e: io::Error| StoreError::Io {
         path: path.to_owned(),
         source: e,
     };
-    remove_dead_temps(path);
-    let rpath = recovery_path(path);
-    let rec = match File::open(&rpath) {
+    let rec_err = |e: io::Error| StoreError::Io {
+        path: rpath.to_owned(),
+        source: e,
+    };
+    let rec = match File::open(rpath) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(io_err(e)),
+        Err(e) => return Err(rec_err(e)),
     };
-    let Some((old, new, s)) = trailer(&rec).map_err(io_err)? else {
+    let Some((old, new, s)) = trailer(&rec).map_err(rec_err)? else {
         eprintln!(
             "rmail: warning: ignoring damaged recovery file {}",
             rpath.display()
@@ -325,18 +523,79 @@ pub(crate) fn recover(mbox: &File, path: &Path) -> Result<bool, StoreError> {
     } else {
         Some(old)
     };
-    match e {
-        None => {
-            fs::remove_file(&rpath).map_err(io_err)?;
-            sync_dir(path).map_err(io_err)?;
-        }
-        Some(e) => {
-            let e = e.min(len);
-            commit(mbox, path, |w| {
-                copy_range(&rec, 0, new, w).map_err(io_err)?;
-                copy_range(mbox, e, len, w).map_err(io_err)
-            })?;
-        }
+    if let Some(e) = e {
+        let e = e.min(len);
+        // The new recovery file usually replaces `rpath` (same place) and is removed by
+        // `commit`; when it went elsewhere, `rpath` is removed below.
+        commit(mbox, path, |w| {
+            copy_range(&rec, 0, new, w).map_err(rec_err)?;
+            copy_range(mbox, e, len, w).map_err(io_err)
+        })?;
+    }
+    match fs::remove_file(rpath) {
+        Ok(()) => sync_dir(rpath).map_err(|e| StoreError::Io {
+            path: dir_of(rpath),
+            source: e,
+        })?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(rec_err(e)),
     }
     Ok(true)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    thread_local! {
+        /// Overrides [`private_dir`] for the tests of this thread.
+        pub(crate) static PRIVATE_DIR: RefCell<Option<PathBuf>> = const { RefCell::new(None) };
+    }
+
+    /// Points [`private_dir`] at `dir` for this thread.
+    pub(crate) fn set_private_dir(dir: Option<PathBuf>) {
+        PRIVATE_DIR.with(|d| *d.borrow_mut() = dir);
+    }
+
+    #[test]
+    fn private_names_are_distinct_and_short() {
+        let d = tempfile::tempdir().unwrap();
+        let canon = fs::canonicalize(d.path()).unwrap();
+        let a = private_name(&d.path().join("a%2Fb"));
+        let b = private_name(&d.path().join("a").join("b"));
+        assert_ne!(a, b);
+        assert!(!a.contains('/') && !b.contains('/'));
+        assert!(a.ends_with("a%252Fb"), "{a}");
+        assert!(b.starts_with("%2F"), "{b}");
+        // Symlinks resolve to the same name as their target.
+        fs::write(d.path().join("t"), b"").unwrap();
+        std::os::unix::fs::symlink("t", d.path().join("l")).unwrap();
+        assert_eq!(
+            private_name(&d.path().join("l")),
+            private_name(&canon.join("t"))
+        );
+        let long = d.path().join("x".repeat(250));
+        let n = private_name(&long);
+        assert!(n.len() <= 117 && n.ends_with(&"x".repeat(100)), "{n}");
+        assert_ne!(n, private_name(&d.path().join("y".repeat(250))));
+        assert_eq!(
+            private_name(Path::new("/m\u{e4}il/\u{4f60}")),
+            "%2Fm\u{e4}il%2F\u{4f60}"
+        );
+    }
+
+    #[test]
+    fn private_dir_is_made_0700() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("state").join("rmail").join("recover");
+        set_private_dir(Some(dir.clone()));
+        assert_eq!(make_private_dir().unwrap(), dir);
+        assert_eq!(
+            fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        set_private_dir(None);
+    }
 }
