@@ -20,6 +20,9 @@
 //!   write, fsync; truncate back on error. [`prepend`] (mailx's `MBOX` without `append`)
 //!   writes the new messages and the old bytes verbatim to a temporary file and renames it
 //!   over the mailbox, under the same lock.
+//! - **Signals.** While [`Mbox::write_back`], [`append`] and [`prepend`] hold the lock and
+//!   write, SIGTERM, SIGHUP, SIGINT and SIGQUIT are blocked for the calling thread (see
+//!   `critical`) and delivered after the lock is released.
 //!
 //! Invariants: every offset in the index points at a `From_` line of the snapshot; messages
 //! are contiguous and `sum(len) + prefix == snapshot length`; nothing panics on any input
@@ -30,6 +33,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use super::critical::Critical;
 use super::from_line::{self, FromLine};
 use super::lock::MailboxLock;
 use super::rewrite;
@@ -380,6 +384,8 @@ impl Mbox {
     /// Errors: `Changed` (file shrank, was replaced, or a recorded offset no longer starts
     /// with `From `; the file is left alone), `Locked`, `Io` (e.g. a read-only mailbox).
     pub fn write_back(&mut self, plan: &[Disposition]) -> Result<WriteBack, StoreError> {
+        // Declared first: dropped last, after the lock is released.
+        let _critical = Critical::enter();
         let path = self.path.clone();
         let err = io_at(&path);
         let n = self.messages.len();
@@ -632,6 +638,7 @@ pub fn with_status(raw: &[u8], status: Status) -> Vec<u8> {
 /// lines that would read as separators (a valid `From_` line after a blank line) get a `>`
 /// (mboxrd), so the file always splits back into the same messages. Errors: `Locked`, `Io`.
 pub fn append(path: &Path, messages: &[Vec<u8>]) -> Result<(), StoreError> {
+    let _critical = Critical::enter();
     let f = open_for_append(path)?;
     let _lock = MailboxLock::acquire(&f, path)?;
     append_locked(&f, path, messages)
@@ -716,6 +723,7 @@ pub fn prepend(path: &Path, messages: &[Vec<u8>]) -> Result<(), StoreError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => path.to_owned(),
         Err(e) => return Err(io_at(path)(e)),
     };
+    let _critical = Critical::enter();
     let f = open_for_append(&target)?;
     let _lock = MailboxLock::acquire(&f, &target)?;
     let err = io_at(&target);
@@ -1586,5 +1594,23 @@ mod tests {
         assert_eq!(fs::read_to_string(&p).unwrap(), new);
         assert!(!private.exists());
         assert!(!dead_tmp.exists());
+    }
+
+    #[test]
+    fn writers_restore_the_signal_mask() {
+        use super::super::critical::tests::{current_mask, same};
+        let before = current_mask();
+        let (_d, p) = mk(format!("{}\n{}", msg(F1, "", "a"), msg(F2, "", "b")).as_bytes());
+        append(&p, &[msg(F1, "", "c").into_bytes()]).unwrap();
+        assert!(same(&before, &current_mask()));
+        prepend(&p, &[msg(F1, "", "d").into_bytes()]).unwrap();
+        assert!(same(&before, &current_mask()));
+        let mut mb = Mbox::open(&p).unwrap();
+        mb.write_back(&[Disposition::Delete]).unwrap();
+        assert!(same(&before, &current_mask()));
+        // Also on the error path.
+        fs::write(&p, b"").unwrap();
+        assert!(mb.write_back(&[Disposition::Delete]).is_err());
+        assert!(same(&before, &current_mask()));
     }
 }

@@ -4,8 +4,10 @@
 //! - [`mbox`]: the snapshot index, on-demand reads, `check_new`, write-back, `append` and `prepend`;
 //! - [`lock`]: dotlock + `fcntl` locking compatible with Postfix, s-nail and bsd-mailx;
 //! - `scan` (private): the one-pass streaming indexer;
-//! - `rewrite` (private): the crash-safe in-place rewrite and its recovery file.
+//! - `rewrite` (private): the crash-safe in-place rewrite and its recovery file;
+//! - `critical` (private): signals blocked while a mailbox is locked and written.
 
+mod critical;
 pub mod from_line;
 pub mod lock;
 pub mod mbox;

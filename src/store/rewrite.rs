@@ -281,6 +281,7 @@ pub(crate) fn commit(
     path: &Path,
     build: impl FnOnce(&mut Sink) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
+    let _critical = super::critical::Critical::enter();
     let io_err = |e: io::Error| StoreError::Io {
         path: path.to_owned(),
         source: e,
@@ -476,6 +477,7 @@ fn remove_dead_in(dir: &Path, prefix: &str) {
 /// directory ([`private_recovery_path`]). Returns whether anything was done. A recovery file
 /// that is not ours or is damaged is left alone with a warning.
 pub(crate) fn recover(mbox: &File, path: &Path) -> Result<bool, StoreError> {
+    let _critical = super::critical::Critical::enter();
     remove_dead_temps(path);
     let mut done = false;
     for rpath in std::iter::once(recovery_path(path)).chain(private_recovery_path(path)) {
