@@ -9,6 +9,11 @@
 //!    is atomic even over NFS, and success is confirmed by the link count of the unique file.
 //!    An existing dotlock is stale, and removed, when the PID in it is dead on this host or
 //!    when it is older than [`STALE_AFTER`] (Postfix and liblockfile use similar ages).
+//!    A dotlock naming a dead PID is removed at once, however new it is: its writer died
+//!    (kill -9, power loss, a crash) and nobody else will remove it; waiting [`STALE_AFTER`]
+//!    would only block mail for five minutes. This is right for a spool written from this
+//!    host only. On a spool shared over NFS a PID from another host may look dead here; its
+//!    dotlock would then be broken early (liblockfile checks the PID the same way).
 //! 2. `fcntl(F_SETLK)` on the whole file: a write lock when the descriptor is open for
 //!    writing, else a read lock (a write lock needs a writable descriptor). These are POSIX
 //!    record locks, the kind Postfix takes, not Linux OFD locks.
@@ -230,7 +235,8 @@ fn dotlock(path: &Path, deadline: Instant) -> Result<Option<(PathBuf, u64, u64)>
     result
 }
 
-/// A dotlock is stale when it is older than [`STALE_AFTER`] or names a PID that is dead here.
+/// A dotlock is stale when it is older than [`STALE_AFTER`] or names a PID that is dead here
+/// (whatever its age: see the module documentation).
 fn is_stale(lock: &Path) -> bool {
     let Ok(meta) = fs::symlink_metadata(lock) else {
         return false;
