@@ -51,6 +51,10 @@ pub enum StoreError {
     /// The file changed under us in a way we cannot reconcile (it shrank or was rewritten).
     #[error("cannot write {0}: mailbox was changed by another program; left untouched")]
     Changed(PathBuf),
+    /// A change was asked of a mailbox opened read-only (see [`Mbox::is_read_only`]); nothing
+    /// was touched.
+    #[error("cannot write {0}: mailbox is read-only")]
+    ReadOnly(PathBuf),
     /// Any other I/O error, with the path.
     #[error("cannot access {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
@@ -175,8 +179,9 @@ fn io_at(path: &Path) -> impl Fn(io::Error) -> StoreError + '_ {
 
 impl Mbox {
     /// Opens and indexes `path` under the mailbox lock (released before returning); finishes
-    /// an interrupted write-back first (see `rewrite`). The file is kept open (read-write when
-    /// permitted, else read-only) for later reads. Errors: `NotFound`, `Locked`, `Io`.
+    /// an interrupted write-back first (see `rewrite`). The file is kept open for later reads:
+    /// read-write when permitted, else read-only (see [`Mbox::is_read_only`]). Errors:
+    /// `NotFound`, `Locked`, `Io`.
     pub fn open(path: &Path) -> Result<Mbox, StoreError> {
         Self::open_chunked(path, CHUNK)
     }
@@ -185,6 +190,10 @@ impl Mbox {
         let err = io_at(path);
         let opened = File::options().read(true).write(true).open(path);
         let (file, writable) = match opened {
+            // No write bit at all (`chmod a-w`): read-only for root too, who could open it.
+            Ok(f) if f.metadata().map_err(&err)?.mode() & 0o222 == 0 => {
+                (File::open(path).map_err(&err)?, false)
+            }
             Ok(f) => (f, true),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Err(StoreError::NotFound(path.to_owned()))
@@ -231,6 +240,14 @@ impl Mbox {
         self.prefix = end.lead;
         self.size = end.end;
         Ok(())
+    }
+
+    /// Whether the mailbox was opened read-only: opening it for writing failed with EACCES,
+    /// EPERM or EROFS (e.g. mode 0444, or another user's file), or the file has no write
+    /// permission bit at all (which root would otherwise ignore). The reader shows
+    /// `[Read only]`; [`Mbox::write_back`] with changes returns [`StoreError::ReadOnly`].
+    pub fn is_read_only(&self) -> bool {
+        !self.writable
     }
 
     /// The mailbox path.
@@ -295,19 +312,39 @@ impl Mbox {
     }
 
     /// Message `i` as stored, `From_` line and trailing blank line included (`pread` on the
-    /// kept-open file). Errors: `UnexpectedEof` when the file was truncated by another
-    /// program. Panics when `i >= len()`.
+    /// kept-open file). Errors: "mailbox … was changed by another program" (kind
+    /// `UnexpectedEof` when the file was truncated, `InvalidData` when the message no longer
+    /// starts with `From `, i.e. the file was rewritten); other I/O errors as they come.
+    /// Panics when `i >= len()`.
     pub fn read_raw(&self, i: usize) -> io::Result<Vec<u8>> {
         let m = &self.messages[i];
         let len = usize::try_from(m.len).map_err(io::Error::other)?;
         let mut buf = vec![0u8; len];
-        self.file.read_exact_at(&mut buf, m.offset)?;
+        let changed = |kind| {
+            io::Error::new(
+                kind,
+                format!(
+                    "mailbox {} was changed by another program; reopen it",
+                    self.path.display()
+                ),
+            )
+        };
+        match self.file.read_exact_at(&mut buf, m.offset) {
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                return Err(changed(io::ErrorKind::UnexpectedEof))
+            }
+            Err(e) => return Err(e),
+            Ok(()) => {}
+        }
+        if !buf.starts_with(b"From ") {
+            return Err(changed(io::ErrorKind::InvalidData));
+        }
         Ok(buf)
     }
 
     /// Message `i` for display and parsing: no `From_` line, no separating blank line,
     /// CRLF → LF, mboxrd `>From ` quoting undone (one `>` removed from lines matching
-    /// `^>+From `). Panics when `i >= len()`.
+    /// `^>+From `). Errors as [`Mbox::read_raw`]. Panics when `i >= len()`.
     pub fn read_message(&self, i: usize) -> io::Result<Vec<u8>> {
         let raw = self.read_raw(i)?;
         let fl = (self.messages[i].from_line_len as usize).min(raw.len());
@@ -381,8 +418,9 @@ impl Mbox {
     /// change: deleted ones are gone, arrived ones are indexed at the end); when nothing was
     /// written only the arrived messages are added, as by [`Mbox::check_new`].
     ///
-    /// Errors: `Changed` (file shrank, was replaced, or a recorded offset no longer starts
-    /// with `From `; the file is left alone), `Locked`, `Io` (e.g. a read-only mailbox).
+    /// Errors: `ReadOnly` (changes asked of a mailbox opened read-only; nothing is touched,
+    /// not even the lock), `Changed` (file shrank, was replaced, or a recorded offset no
+    /// longer starts with `From `; the file is left alone), `Locked`, `Io`.
     pub fn write_back(&mut self, plan: &[Disposition]) -> Result<WriteBack, StoreError> {
         // Declared first: dropped last, after the lock is released.
         let _critical = Critical::enter();
@@ -407,18 +445,10 @@ impl Mbox {
                 written: false,
             });
         }
-        let wfile = if self.writable {
-            None
-        } else {
-            Some(
-                File::options()
-                    .read(true)
-                    .write(true)
-                    .open(&path)
-                    .map_err(&err)?,
-            )
-        };
-        let wf = wfile.as_ref().unwrap_or(&self.file);
+        if !self.writable {
+            return Err(StoreError::ReadOnly(path.clone()));
+        }
+        let wf = &self.file;
         let _lock = MailboxLock::acquire(wf, &path)?;
         if rewrite::recover(wf, &path)? {
             // Another writer died mid-rewrite: our offsets may be stale; check them below.
@@ -1612,5 +1642,56 @@ mod tests {
         fs::write(&p, b"").unwrap();
         assert!(mb.write_back(&[Disposition::Delete]).is_err());
         assert!(same(&before, &current_mask()));
+    }
+
+    #[test]
+    fn read_after_another_program_changed_the_file() {
+        let text = format!("{}\n{}", msg(F1, "", "a"), msg(F2, "", "b"));
+        let (_d, p) = mk(text.as_bytes());
+        let mb = Mbox::open(&p).unwrap();
+        // Rewritten in place: message 2 no longer starts where it did.
+        fs::write(&p, format!("X{text}")).unwrap();
+        let e = mb.read_raw(1).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        assert!(e.to_string().contains("changed by another program"), "{e}");
+        // Truncated.
+        fs::write(&p, &text.as_bytes()[..10]).unwrap();
+        for e in [mb.read_raw(1).unwrap_err(), mb.read_message(0).unwrap_err()] {
+            assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
+            let t = e.to_string();
+            assert!(t.contains("changed by another program"), "{t}");
+            assert!(t.contains(&p.display().to_string()), "{t}");
+            assert!(!t.contains("fill whole buffer"), "{t}");
+        }
+    }
+
+    #[test]
+    fn mailbox_without_write_permission_is_read_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let text = format!("{}\n{}", msg(F1, "", "a"), msg(F2, "", "b"));
+        let (d, p) = mk(text.as_bytes());
+        assert!(!Mbox::open(&p).unwrap().is_read_only());
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o444)).unwrap();
+        let mut mb = Mbox::open(&p).unwrap();
+        assert!(mb.is_read_only());
+        assert_eq!(mb.len(), 2);
+        assert_eq!(mb.read_message(1).unwrap(), b"\nb\n");
+        // Nothing to write: fine.
+        assert!(!mb.write_back(&[]).unwrap().written);
+        let e = mb
+            .write_back(&[Disposition::Delete, keep(true, true)])
+            .unwrap_err();
+        assert!(matches!(e, StoreError::ReadOnly(_)), "{e}");
+        assert_eq!(
+            e.to_string(),
+            format!("cannot write {}: mailbox is read-only", p.display())
+        );
+        assert_eq!(fs::read_to_string(&p).unwrap(), text);
+        assert_eq!(mb.len(), 2);
+        let names: Vec<_> = fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["mbox"]);
     }
 }
