@@ -226,6 +226,7 @@ impl Session {
         read_only: bool,
     ) -> Result<usize, OpenError> {
         let mb = Mbox::open(path).map_err(OpenError)?;
+        let mailbox_read_only = mb.is_read_only();
         let msgs: Vec<MsgState> = (0..mb.len())
             .map(|i| {
                 let st = mb.meta(i).status;
@@ -256,7 +257,7 @@ impl Session {
             mbox: mb,
             path: path.to_owned(),
             edit,
-            read_only: read_only || self.vars.is_set("readonly"),
+            read_only: read_only || self.vars.is_set("readonly") || mailbox_read_only,
             msgs,
             cur,
             cur_used: false,
@@ -610,6 +611,9 @@ impl Session {
         if f.read_only {
             return Ok(());
         }
+        // Moving mail to MBOX and rewriting the mailbox are one step for the user: a SIGHUP
+        // or SIGTERM between them would leave messages in both (each write is safe alone).
+        let _hold_signals = crate::store::critical::Critical::enter();
         if f.edit {
             return self.quit_edit(&mut f);
         }

@@ -7,7 +7,7 @@
 //! - `rewrite` (private): the crash-safe in-place rewrite and its recovery file;
 //! - `critical` (private): signals blocked while a mailbox is locked and written.
 
-mod critical;
+pub(crate) mod critical;
 pub mod from_line;
 pub mod lock;
 pub mod mbox;

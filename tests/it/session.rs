@@ -136,3 +136,15 @@ fn mbox_prepend_keeps_every_old_message() {
         "{spool_after}"
     );
 }
+
+#[test]
+fn mailbox_without_write_permission_opens_read_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let f = folder(dir.path());
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let (code, out, err) = run(dir.path(), &["-n", "-f", &f], "d 1\nq\n");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("3 messages 3 new [Read only]"), "{out}");
+    assert_eq!(std::fs::read_to_string(&f).unwrap(), THREE);
+}
