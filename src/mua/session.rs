@@ -459,7 +459,7 @@ impl Session {
         let f = self.folder.as_ref().expect("folder open");
         match f.mbox.field(n - 1, Field::Subject) {
             // Plain ASCII without encoded-words: unfolding is all the decoding there is.
-            Some(v) if v.is_ascii() && memchr::memmem::find(v, b"=?").is_none() => {
+            Some(v) if v.is_ascii() && !has_encoded_word(v) => {
                 let mut out = String::with_capacity(v.len());
                 for part in v.split(|&b| b == b'\n' || b == b'\r') {
                     out.push_str(std::str::from_utf8(part).unwrap_or_default());
@@ -893,16 +893,26 @@ impl ListContext for Ctx<'_> {
 /// `a@b` forms (the summary of a 100,000-message folder formats 100,000 of these); anything
 /// else goes through the full address parser.
 fn fast_sender(raw: &[u8], showname: bool) -> String {
-    let simple = !raw
-        .iter()
-        .any(|&b| b >= 0x80 || b == b'(' || b == b'"' || b == b'=' || b == b',' || b == b'\n');
-    if simple && !showname {
-        if let (Some(a), Some(b)) = (memchr::memchr(b'<', raw), memchr::memrchr(b'>', raw)) {
-            if a < b {
-                return String::from_utf8_lossy(&raw[a + 1..b]).trim().to_owned();
+    if !showname && !raw.contains(&b',') && !raw.contains(&b'(') {
+        // `anything <addr>`: the display name (quoted, encoded or raw 8-bit) does not matter.
+        let t = raw.trim_ascii();
+        if let Some(inner) = t.strip_suffix(b">") {
+            if let Some(a) = memchr::memrchr(b'<', inner) {
+                let addr = &inner[a + 1..];
+                if !addr.is_empty()
+                    && addr.is_ascii()
+                    && !addr.contains(&b'"')
+                    && !inner[..a].contains(&b'>')
+                {
+                    return String::from_utf8_lossy(addr).trim().to_owned();
+                }
             }
-        } else if !raw.contains(&b'<') && !raw.contains(&b'>') {
-            return String::from_utf8_lossy(raw).trim().to_owned();
+        } else if t.is_ascii()
+            && !t
+                .iter()
+                .any(|&b| matches!(b, b'<' | b'>' | b'"' | b'=' | b'\n' | b' '))
+        {
+            return String::from_utf8_lossy(t).into_owned();
         }
     }
     match address::parse_list(raw).into_iter().next() {
@@ -915,6 +925,12 @@ fn fast_sender(raw: &[u8], showname: bool) -> String {
         }
         None => String::new(),
     }
+}
+
+/// Whether `v` may hold an RFC 2047 encoded-word (`=?`). Cheaper than a `memmem` searcher
+/// for the short values of the summary.
+fn has_encoded_word(v: &[u8]) -> bool {
+    memchr::memchr_iter(b'=', v).any(|i| v.get(i + 1) == Some(&b'?'))
 }
 
 /// The summary date straight from a `From_` line in canonical asctime form

@@ -110,7 +110,9 @@ impl Headline {
     /// Formats `l` and cuts the result to `width - 1` display columns (so a terminal never
     /// wraps it); trailing blanks are removed.
     pub fn format(&self, l: &Line<'_>, width: usize) -> String {
+        use std::fmt::Write;
         let mut out = String::with_capacity(96);
+        let mut num = String::with_capacity(24);
         for p in &self.pieces {
             match p {
                 Piece::Lit(s) => out.push_str(s),
@@ -120,31 +122,30 @@ impl Headline {
                     prec,
                     conv,
                 } => {
-                    let num;
+                    num.clear();
                     let (text, numeric): (&str, bool) = match conv {
                         '>' => (if l.current { ">" } else { " " }, false),
                         '<' => (if l.current { "<" } else { " " }, false),
                         'a' => {
-                            num = l.status.to_string();
+                            num.push(l.status);
                             (&num, false)
                         }
-                        'm' => {
-                            num = l.number.to_string();
-                            (&num, true)
-                        }
-                        'l' => {
-                            num = l.lines.to_string();
-                            (&num, true)
-                        }
-                        'o' => {
-                            num = l.bytes.to_string();
+                        'm' | 'l' | 'o' => {
+                            let v = match conv {
+                                'm' => l.number as u64,
+                                'l' => l.lines,
+                                _ => l.bytes,
+                            };
+                            let _ = write!(num, "{v}");
                             (&num, true)
                         }
                         'f' => (l.from, false),
                         'd' => (l.date, false),
                         's' => (l.subject, false),
                         'S' => {
-                            num = format!("\"{}\"", l.subject);
+                            num.push('"');
+                            num.push_str(l.subject);
+                            num.push('"');
                             (&num, false)
                         }
                         _ => ("", false),
@@ -166,9 +167,9 @@ impl Headline {
             }
         }
         let limit = width.saturating_sub(1).max(1);
-        let mut cut = cut_columns(&out, limit).to_owned();
-        cut.truncate(cut.trim_end().len());
-        cut
+        let keep = cut_columns(&out, limit).trim_end().len();
+        out.truncate(keep);
+        out
     }
 }
 
@@ -177,7 +178,7 @@ fn pad(out: &mut String, text: &str, left: bool, width: Option<usize>, prec: Opt
         Some(p) => cut_columns(text, p),
         None => text,
     };
-    let w = text.width();
+    let w = columns(text);
     let fill = width.map(|x| x.saturating_sub(w)).unwrap_or(0);
     if !left {
         out.extend(std::iter::repeat_n(' ', fill));
@@ -190,6 +191,9 @@ fn pad(out: &mut String, text: &str, left: bool, width: Option<usize>, prec: Opt
 
 /// The longest prefix of `s` that fits in `cols` display columns.
 pub fn cut_columns(s: &str, cols: usize) -> &str {
+    if s.is_ascii() {
+        return &s[..s.len().min(cols)];
+    }
     let mut used = 0;
     for (i, c) in s.char_indices() {
         let w = c.width().unwrap_or(0);
@@ -199,6 +203,15 @@ pub fn cut_columns(s: &str, cols: usize) -> &str {
         used += w;
     }
     s
+}
+
+/// Display columns of `s` (CJK wide characters count two).
+fn columns(s: &str) -> usize {
+    if s.is_ascii() {
+        s.len()
+    } else {
+        s.width()
+    }
 }
 
 /// Replaces control characters (tabs, escapes, line ends) so a hostile header cannot move the
