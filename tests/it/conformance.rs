@@ -933,11 +933,7 @@ fn kill_9_during_write_back_loses_nothing_but_message_1() {
             show("rmail", &o)
         );
         let after = split_mbox(&std::fs::read(&c.file).unwrap());
-        let lines = o
-            .stdout
-            .split(|&b| b == b'\n')
-            .filter(|l| !l.is_empty())
-            .count();
+        let lines = crate::util::nonempty_lines(&o.stdout);
         assert_eq!(
             lines,
             after.len(),

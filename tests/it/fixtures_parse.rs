@@ -62,11 +62,7 @@ fn check_fixture_at(home: &Path, file: &Path, count: usize) {
             show(&o)
         );
     }
-    let lines = o
-        .stdout
-        .split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty())
-        .count();
+    let lines = crate::util::nonempty_lines(&o.stdout);
     assert_eq!(
         lines,
         count,

@@ -1,9 +1,8 @@
 //! The reader at the `&` prompt, driven through stdin like a script would (golden
 //! transcripts: fixture mbox + commands → expected stdout, with LF and CRLF mailboxes).
 
-use crate::util::{rmail, run_script};
+use crate::util::rmail;
 use std::io::Write;
-use std::path::Path;
 use std::process::{Command, Stdio};
 
 /// The seed document's two messages, as Postfix local(8) writes them.
@@ -40,17 +39,7 @@ fn crlf(s: &str) -> String {
     s.replace('\n', "\r\n")
 }
 
-/// Runs `rmail ARGS` with `script` on stdin; returns (status, stdout, stderr).
-fn run(home: &Path, args: &[&str], script: &str) -> (i32, String, String) {
-    let mut c = rmail(home);
-    c.args(args);
-    let out = run_script(c, script);
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use crate::util::run_rmail as run;
 
 fn with_mbox(content: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();

@@ -9,16 +9,7 @@ const THREE: &str = "From a@x Mon Jan  1 10:00:00 2024\nFrom: a@x\nSubject: one\
 From b@x Mon Jan  1 11:00:00 2024\nFrom: b@x\nSubject: two\n\n2\n\n\
 From c@x Mon Jan  1 12:00:00 2024\nFrom: c@x\nSubject: three\n\n3\n";
 
-fn run(home: &Path, args: &[&str], script: &str) -> (i32, String, String) {
-    let mut c = rmail(home);
-    c.args(args);
-    let o = run_script(c, script);
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
+use crate::util::run_rmail as run;
 
 fn folder(dir: &Path) -> String {
     let p = dir.join("f.mbox");

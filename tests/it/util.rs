@@ -118,3 +118,21 @@ pub fn wait_output(mut child: Child, limit: Duration) -> Output {
     );
     o
 }
+
+/// Runs the sandboxed `rmail ARGS` (see [`rmail`]) with `script` on stdin; returns
+/// (exit status, stdout, stderr) with the output decoded lossily.
+pub fn run_rmail(home: &Path, args: &[&str], script: &str) -> (i32, String, String) {
+    let mut c = rmail(home);
+    c.args(args);
+    let o = run_script(c, script);
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Number of non-empty lines in `out` (one per message for `-H`).
+pub fn nonempty_lines(out: &[u8]) -> usize {
+    out.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count()
+}
