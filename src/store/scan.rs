@@ -194,9 +194,9 @@ impl Reader<'_> {
             k -= 1;
         }
         if k == self.origin {
-            // The line starts at the start of the buffer: blank only when that is the scan
-            // start (no byte before it), else the byte before was dropped, which `fill` avoids.
-            return self.base == self.start;
+            // The line starts at the first valid byte: blank only when that is the scan start
+            // (no byte before it), else the byte before was dropped, which `fill` avoids.
+            return self.base + self.origin as u64 == self.start;
         }
         self.buf[k - 1] == b'\n'
     }
@@ -595,6 +595,34 @@ mod tests {
     }
 
     type Row = (u64, u64, u32, u32, Status, u8, u8, Vec<u8>);
+
+    /// Regression: scanning from a non-zero start (new mail after a snapshot) must find the
+    /// `From_` line at the start whatever page offset the read buffer gets (the buffer is
+    /// realigned to the file offset, so every residue of `start` modulo a page is tried).
+    #[test]
+    fn scan_from_any_start_offset_finds_the_first_message() {
+        for pad in (0..4200).step_by(97) {
+            let mut data = b"From a@x Mon Jan  1 10:00:00 2024\nSubject: old\n\n".to_vec();
+            data.extend(std::iter::repeat_n(b'x', pad));
+            data.extend_from_slice(b"\n\n");
+            let start = data.len() as u64;
+            for k in 0..3 {
+                data.extend_from_slice(
+                    format!("From b{k}@x Mon Jan  1 11:00:00 2024\nSubject: new\n\nbody\n\n")
+                        .as_bytes(),
+                );
+            }
+            let mut f = tempfile::tempfile().unwrap();
+            f.write_all(&data).unwrap();
+            for chunk in [7, 64, 4096, CHUNK] {
+                let (mut arena, mut out) = (Vec::new(), Vec::new());
+                let end = scan(&f, start, data.len() as u64, chunk, &mut arena, &mut out).unwrap();
+                assert_eq!(out.len(), 3, "pad {pad} chunk {chunk}");
+                assert_eq!(end.lead, 0, "pad {pad} chunk {chunk}");
+                assert_eq!(out[0].offset, start);
+            }
+        }
+    }
 
     fn index(data: &[u8], chunk: usize) -> (ScanEnd, Vec<Row>) {
         let mut f = tempfile::tempfile().unwrap();
