@@ -45,7 +45,7 @@ pub enum ListError {
     /// An unknown `:x` type.
     #[error("Unknown colon modifier \"{0}\"")]
     BadColon(String),
-    /// `n-m` with `m < n` or a malformed number.
+    /// `n-m` with a malformed number.
     #[error("Bad message range \"{0}\"")]
     BadRange(String),
 }
@@ -167,9 +167,8 @@ fn select(
             if let Some((a, b)) = tok.split_once('-') {
                 let a: usize = a.parse().map_err(|_| ListError::BadRange(tok.to_owned()))?;
                 let b: usize = b.parse().map_err(|_| ListError::BadRange(tok.to_owned()))?;
-                if b < a {
-                    return Err(ListError::BadRange(tok.to_owned()));
-                }
+                // `3-1` means 1-3 (s-nail).
+                let (a, b) = if b < a { (b, a) } else { (a, b) };
                 for m in [a, b] {
                     if m == 0 || m > n {
                         return Err(ListError::Invalid(m));
@@ -267,8 +266,9 @@ mod tests {
             ListError::Inappropriate(2).to_string(),
             "2: Inappropriate message"
         );
+        assert_eq!(parse("4-3", &c, Want::Undeleted), Ok(vec![3, 4]));
         assert!(matches!(
-            parse("4-2", &c, Want::Undeleted),
+            parse("4-x", &c, Want::Undeleted),
             Err(ListError::BadRange(_))
         ));
     }

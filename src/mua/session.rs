@@ -394,14 +394,17 @@ impl Session {
     /// back to the other source, never to 1970.
     fn date_shown(&self, i: usize) -> String {
         let f = self.folder.as_ref().expect("folder open");
+        // `datefield` with a value is a strftime format (s-nail); set without one, or with a
+        // format chrono cannot use, it is Heirloom's switch with the classic format.
+        let fmt = self
+            .vars
+            .get("datefield")
+            .filter(|v| !v.is_empty() && strftime_ok(v))
+            .unwrap_or("%a %b %e %H:%M");
         let header_date = || {
             let v = f.mbox.field(i, Field::Date)?;
             let d = crate::message::date::parse_date_header(&String::from_utf8_lossy(v))?;
-            Some(
-                d.with_timezone(&chrono::Local)
-                    .format("%a %b %e %H:%M")
-                    .to_string(),
-            )
+            Some(d.with_timezone(&chrono::Local).format(fmt).to_string())
         };
         if self.vars.is_set("datefield") {
             if let Some(d) = header_date() {
@@ -927,6 +930,11 @@ fn fast_sender(raw: &[u8], showname: bool) -> String {
     }
 }
 
+/// Whether chrono can format with `fmt` (its `Display` would panic on a bad specifier).
+fn strftime_ok(fmt: &str) -> bool {
+    chrono::format::StrftimeItems::new(fmt).all(|i| !matches!(i, chrono::format::Item::Error))
+}
+
 /// Whether `v` may hold an RFC 2047 encoded-word (`=?`). Cheaper than a `memmem` searcher
 /// for the short values of the summary.
 fn has_encoded_word(v: &[u8]) -> bool {
@@ -1005,6 +1013,12 @@ mod tests {
         assert_eq!(asctime_prefix(b"a@b Mon Jan  1 10:00:00 +0000 2024"), None);
         assert_eq!(asctime_prefix(b"a@b garbage"), None);
         assert_eq!(asctime_prefix(b""), None);
+    }
+
+    #[test]
+    fn datefield_formats_are_checked() {
+        assert!(strftime_ok("%Y-%m-%d %H:%M"));
+        assert!(!strftime_ok("%Q %"));
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! `>N  2 zhangsan@example.com  Fri Mar 22 13:10  18/601   "test2"`.
 //!
 //! The `headline` variable takes s-nail's format specifiers: `%>` current marker, `%<`,
-//! `%a` status letter, `%m` number, `%f` sender, `%d` date, `%l` lines, `%o` octets,
+//! `%a` status letter, `%m` number, `%t` position (= number, no threading), `%e` thread
+//! level (0), `%f` sender, `%d` date, `%l` lines, `%o` octets,
 //! `%s` subject, `%S` quoted subject, `%i` thread indent (empty), `%%`; each with an optional
 //! `-` (left-align), width and `.precision`, all in display columns (CJK counts two).
 
@@ -83,7 +84,10 @@ impl Headline {
             }
             match it.next() {
                 Some('%') => lit.push('%'),
-                Some(conv @ ('>' | '<' | 'a' | 'm' | 'f' | 'd' | 'l' | 'o' | 's' | 'S' | 'i')) => {
+                Some(
+                    conv @ ('>' | '<' | 'a' | 'm' | 't' | 'e' | 'f' | 'd' | 'l' | 'o' | 's' | 'S'
+                    | 'i'),
+                ) => {
                     if !lit.is_empty() {
                         pieces.push(Piece::Lit(std::mem::take(&mut lit)));
                     }
@@ -130,9 +134,12 @@ impl Headline {
                             num.push(l.status);
                             (&num, false)
                         }
-                        'm' | 'l' | 'o' => {
+                        'm' | 't' | 'l' | 'o' | 'e' => {
+                            // Without threading, the position in the list (`%t`) is the
+                            // message number and the thread level (`%e`) is 0.
                             let v = match conv {
-                                'm' => l.number as u64,
+                                'm' | 't' => l.number as u64,
+                                'e' => 0,
                                 'l' => l.lines,
                                 _ => l.bytes,
                             };

@@ -215,6 +215,9 @@ impl Mbox {
             prefix: 0,
             size: 0,
         };
+        // Termination signals wait while the lock is held (declared first, dropped last), so
+        // that a SIGTERM or SIGHUP during indexing cannot leave a stale dotlock behind.
+        let _signals = Critical::enter();
         let _lock = MailboxLock::acquire(&mb.file, path)?;
         if writable {
             rewrite::recover(&mb.file, path)?;
@@ -355,6 +358,7 @@ impl Mbox {
     /// arrived. Bytes appended that do not start with a separator extend the last message.
     /// Errors: `Changed` when the file shrank or was replaced, `Locked`, `Io`.
     pub fn check_new(&mut self) -> Result<usize, StoreError> {
+        let _signals = Critical::enter();
         let _lock = MailboxLock::acquire(&self.file, &self.path)?;
         let len = self.current_len()?;
         self.index_appended(len)

@@ -139,3 +139,63 @@ fn mailbox_without_write_permission_opens_read_only() {
     assert!(out.contains("3 messages 3 new [Read only]"), "{out}");
     assert_eq!(std::fs::read_to_string(&f).unwrap(), THREE);
 }
+
+#[test]
+fn headline_t_and_datefield_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let mbox = "From a@x Tue Jan  2 10:00:00 2024\nFrom: a@x\nDate: Tue, 02 Jan 2024 10:00:00 +0000\nSubject: one\n\n1\n";
+    let f = dir.path().join("f");
+    std::fs::write(&f, mbox).unwrap();
+    let f = f.display().to_string();
+    let (_, out, err) = run(
+        dir.path(),
+        &["-n", "-N", "-f", &f],
+        "set headline=\"%t|%e|%d|%s\" datefield=\"%Y-%m-%d %H:%M\"\nf 1\nset datefield=%Q\nf 1\nx\n",
+    );
+    assert_eq!(
+        out.lines().nth(1),
+        Some("1|0|2024-01-02 10:00|one"),
+        "{out}{err}"
+    );
+    assert_eq!(
+        out.lines().nth(2),
+        Some("1|0|Tue Jan  2 10:00|one"),
+        "{out}{err}"
+    );
+}
+
+/// A SIGTERM or SIGHUP while the mailbox is being indexed (lock held) must not leave a stale
+/// dotlock: the signal waits until the lock is released.
+#[test]
+fn termination_during_indexing_leaves_no_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("big");
+    let mut data = Vec::with_capacity(60 << 20);
+    let body = "the quick brown fox jumps over the lazy dog\n".repeat(60);
+    for k in 0..20_000 {
+        data.extend_from_slice(
+            format!("From a{k}@x Mon Jan  1 10:00:00 2024\nFrom: a{k}@x\nSubject: {k}\n\n{body}\n")
+                .as_bytes(),
+        );
+    }
+    std::fs::write(&f, &data).unwrap();
+    for (sig, delay) in [("TERM", 5u64), ("HUP", 30), ("TERM", 80), ("HUP", 150)] {
+        let mut c = rmail(dir.path());
+        c.args(["-n", "-N", "-f"])
+            .arg(&f)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let mut child = c.spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay));
+        let _ = std::process::Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(child.id().to_string())
+            .status();
+        drop(child.stdin.take());
+        let _ = child.wait();
+        let lock = dir.path().join("big.lock");
+        assert!(!lock.exists(), "stale dotlock after SIG{sig} at {delay} ms");
+        assert_eq!(std::fs::read(&f).unwrap().len(), data.len());
+    }
+}
