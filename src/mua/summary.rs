@@ -174,7 +174,14 @@ impl Headline {
             }
         }
         let limit = width.saturating_sub(1).max(1);
-        let keep = cut_columns(&out, limit).trim_end().len();
+        // A UTF-8 character never takes more columns than bytes, so a line of at most
+        // `limit` bytes needs no cut.
+        let fits = if out.len() <= limit {
+            &out[..]
+        } else {
+            cut_columns(&out, limit)
+        };
+        let keep = fits.trim_end().len();
         out.truncate(keep);
         out
     }
@@ -224,7 +231,12 @@ fn columns(s: &str) -> usize {
 /// Replaces control characters (tabs, escapes, line ends) so a hostile header cannot move the
 /// cursor or break the one-line-per-message promise of `-H`.
 pub fn sanitize(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.chars().any(|c| c.is_control()) {
+    let control = if s.is_ascii() {
+        s.bytes().any(|b| b < 0x20 || b == 0x7f)
+    } else {
+        s.chars().any(|c| c.is_control())
+    };
+    if control {
         s.chars()
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect::<String>()
