@@ -1,12 +1,14 @@
 //! rmail: a mailx-compatible mail user agent and small-host mail server in one crate.
 //!
 //! Layers import downward only: `message` (pure mail model) ← `store` (mail files) ←
-//! `mua` (the `&` prompt). `cli` holds the clap definition that renders `--help`, `man/`
+//! `mda` (local delivery) ← `send` (transports) ← `mua` (the `&` prompt and send mode). `cli` holds the clap definition that renders `--help`, `man/`
 //! and `completions/`.
 
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod mda;
 pub mod message;
 pub mod mua;
+pub mod send;
 pub mod store;
