@@ -184,29 +184,35 @@ impl Folder {
     /// separated by one space, which decoders drop (RFC 2047 §6.2), so white space inside
     /// `text` must be part of it.
     fn encoded(&mut self, ws: &str, text: &str) {
-        let b = q_len(text) > b_len(text.len());
+        let q_total = q_len(text);
+        let b = q_total > b_len(text.len());
         let mut rest = text;
+        // Encoded length of `rest` in Q, kept up to date so the whole run is linear.
+        let mut q_rest = q_total;
         let mut sep = ws;
         while !rest.is_empty() {
-            let whole = WORD_OVERHEAD + enc_len(rest, b);
+            let whole = WORD_OVERHEAD + if b { b_len(rest.len()) } else { q_rest };
             let width = self.width;
             let room = |col: usize| width.saturating_sub(col + sep.len()).min(MAX_WORD);
             // Fold rather than start a word with room for less than a few characters.
             let cramped = room(self.col) < whole && room(self.col) < WORD_OVERHEAD + 16;
             self.fold_if(sep, !cramped);
             let budget = room(self.col).saturating_sub(WORD_OVERHEAD);
-            let mut n = 0;
+            let (mut n, mut q) = (0, 0);
             for c in rest.chars() {
-                let next = enc_len(&rest[..n + c.len_utf8()], b);
+                let cq = q_len(c.encode_utf8(&mut [0u8; 4]));
+                let next = if b { b_len(n + c.len_utf8()) } else { q + cq };
                 if next > budget && n > 0 {
-                    break;
+                    break; // a word holds at least one character, whatever the room
                 }
                 n += c.len_utf8();
+                q += cq;
             }
             let (chunk, tail) = rest.split_at(n);
             let word = encoded_word(chunk, b);
             self.push(sep, &word);
             rest = tail;
+            q_rest -= q;
             sep = " ";
         }
     }
@@ -337,8 +343,8 @@ pub fn encode_unstructured(value: &str, name_len: usize) -> String {
     f.out
 }
 
-/// Structured values made of atoms (In-Reply-To, References): folded at white space, never
-/// encoded.
+/// Structured values made of printable ASCII atoms (In-Reply-To, References): folded at white
+/// space, never encoded (an encoded-word is not allowed in a msg-id, RFC 2047 §5).
 fn fold_plain(value: &str, name_len: usize) -> String {
     let mut f = Folder::new(name_len + 2, LINE_WIDTH);
     for (i, (ws, w)) in split_words(value).into_iter().enumerate() {
@@ -832,12 +838,16 @@ fn attr_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b)
 }
 
-/// The `filename` parameter: quoted when printable ASCII, else RFC 2231 §4 `filename*=` with
+/// The `filename` parameter: quoted when printable ASCII and short, else RFC 2231 §4 `filename*=` with
 /// §3 continuations (`filename*0*=`, `filename*1*=`, …) when it does not fit one line; a
 /// section never splits a character. Returns the parameter tokens, `;`-joined by the caller.
 fn filename_params(name: &str) -> Vec<String> {
-    if name.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
-        return vec![format!("filename={}", quote(name))];
+    let quoted = quote(name);
+    // " filename=\"…\"" on its own continuation line; longer ASCII names take continuations.
+    if name.bytes().all(|b| (0x20..=0x7e).contains(&b))
+        && 1 + "filename=".len() + quoted.len() <= LINE_WIDTH
+    {
+        return vec![format!("filename={quoted}")];
     }
     let pct: Vec<String> = name
         .chars()
@@ -882,7 +892,12 @@ fn filename_params(name: &str) -> Vec<String> {
 /// such clients read). Returns tokens to be separated by folding white space.
 fn name_param(name: &str) -> Vec<String> {
     if name.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
-        return vec![format!("name={}", quote(name))];
+        // Split at the spaces so that a long name may fold inside its quotes (RFC 5322 §3.2.4
+        // allows FWS in a quoted-string; unfolding gives back the same spaces).
+        return format!("name={}", quote(name))
+            .split(' ')
+            .map(str::to_owned)
+            .collect();
     }
     // Sized for ` name="` before the first word and `"` after the last.
     let mut f = Folder::new(" name=\"".len(), LINE_WIDTH - 1);
@@ -1064,7 +1079,11 @@ fn extra_header(out: &mut String, name: &str, value: &str) -> Result<(), Compose
     let encoded = if ADDRESS_FIELDS.contains(&lower.as_str()) {
         let addrs = parse_entries(name, &[value.to_owned()])?;
         address_list(name.len(), &addrs)
-    } else if ID_FIELDS.contains(&lower.as_str()) {
+    } else if ID_FIELDS.contains(&lower.as_str())
+        && value
+            .bytes()
+            .all(|b| (0x20..=0x7e).contains(&b) || b == b'\t')
+    {
         fold_plain(value, name.len())
     } else {
         encode_unstructured(value, name.len())
@@ -1237,7 +1256,7 @@ mod tests {
 
     /// Every encoded-word in `s`: `=?…?=` runs, at most 75 octets each.
     fn encoded_words(s: &str) -> Vec<&str> {
-        s.split([' ', '\n', '"'])
+        s.split([' ', '\t', '\n', '"'])
             .filter(|w| w.starts_with("=?") && w.ends_with("?="))
             .collect()
     }
@@ -1636,7 +1655,9 @@ mod tests {
                 content_type: None,
             },
             Attachment {
-                filename: "data".into(),
+                filename:
+                    "a rather long ASCII file name, with \"quotes\" and spaces, for continuations"
+                        .into(),
                 data: b"\r\nMIME\x00".to_vec(),
                 content_type: Some("application/x-custom; foo=bar".into()),
             },
@@ -1670,6 +1691,10 @@ mod tests {
             Some("报告 2024 年度总结（最终版本）非常长的文件名.pdf")
         );
         assert_eq!(list[4].content_type, "application/x-custom");
+        assert_eq!(
+            list[4].filename.as_deref(),
+            Some(base_name(&d.attachments[3].filename))
+        );
         for (i, a) in d.attachments.iter().enumerate() {
             let got = part_content(&c.bytes, &(i + 2).to_string()).unwrap();
             assert_eq!(got, a.data, "attachment {i}");
@@ -1679,6 +1704,11 @@ mod tests {
         let ctype = String::from_utf8(fields[0].value.clone()).unwrap();
         let name = crate::message::header::param(&ctype.replace('\n', ""), "name");
         assert_eq!(name.as_deref(), list[3].filename.as_deref());
+        let at = t.find("Content-Type: application/x-custom").unwrap();
+        let ctype = String::from_utf8(split_fields(&c.bytes[at..])[0].value.clone()).unwrap();
+        assert!(ctype.contains('\n'), "folded inside the quotes: {ctype}");
+        let name = crate::message::header::param(&ctype.replace('\n', ""), "name");
+        assert_eq!(name.as_deref(), list[4].filename.as_deref());
         // Deterministic.
         assert_eq!(compose(&d).unwrap().bytes, c.bytes);
     }
@@ -1740,6 +1770,68 @@ mod tests {
         assert_eq!(base_name("c.txt"), "c.txt");
         assert_eq!(base_name("dir/"), "dir");
         assert_eq!(base_name("/"), "attachment");
+    }
+
+    /// Pseudo-random subjects and display names (fixed seed): they decode back, every
+    /// encoded-word is at most 75 octets and no line passes 78 octets.
+    #[test]
+    fn random_headers_round_trip() {
+        const POOL: &[&str] = &[
+            "a", "Re:", "subject", "x", "=?", "?=", "_", "é", "ü", "中", "文", "测试", "😀", "ß",
+            "()", ",", ".", ";", "<", ">", "@", "\\", "'", "=", "?", "!", "*", "-", "Ω", "한", "ｶ",
+            "\u{300}",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let squash = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        for round in 0..600 {
+            let words = 1 + next(40);
+            let mut v = String::new();
+            for _ in 0..words {
+                for _ in 0..1 + next(4) {
+                    v.push_str(POOL[next(POOL.len())]);
+                }
+                v.push_str(["", " ", "  ", "\t", "\x07"][next(5)]);
+            }
+            let enc = encode_unstructured(&v, 7);
+            assert!(enc.is_ascii(), "{enc}");
+            let trimmed = v.trim_matches(|c| c == ' ' || c == '\t');
+            assert_eq!(
+                decode_words(enc.as_bytes()),
+                trimmed,
+                "round {round}: {enc}"
+            );
+            for w in encoded_words(&enc) {
+                assert!(w.len() <= 75, "{w}");
+            }
+            assert_lines_fit(format!("Subject: {enc}").as_bytes());
+
+            let name = v.replace(['\x07', '\t'], " ");
+            if name.trim().is_empty() || name.trim().starts_with('"') {
+                continue;
+            }
+            let mut d = draft();
+            d.from = format!("{} <me@example.com>", quote(&name));
+            d.to = vec![format!("{} <to@example.com>", quote(&name)); 1 + next(3)];
+            let c = compose(&d).unwrap();
+            assert_lines_fit(&c.bytes);
+            let from = field(&c.bytes, "From").unwrap();
+            let list = crate::message::address::parse_list(&from);
+            assert_eq!(list.len(), 1, "{}", String::from_utf8_lossy(&from));
+            assert_eq!(list[0].addr, "me@example.com");
+            assert_eq!(
+                squash(list[0].name.as_deref().unwrap_or("")),
+                squash(&name),
+                "round {round}: {}",
+                String::from_utf8_lossy(&from)
+            );
+            assert_eq!(c.recipients, vec!["to@example.com"]);
+        }
     }
 
     /// Parses composed messages with Python's `email` package, an independent MIME parser.
