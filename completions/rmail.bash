@@ -16,6 +16,9 @@ _rmail() {
             ",$1")
                 cmd="rmail"
                 ;;
+            rmail,deliver)
+                cmd="rmail__subcmd__deliver"
+                ;;
             *)
                 ;;
         esac
@@ -23,7 +26,7 @@ _rmail() {
 
     case "${cmd}" in
         rmail)
-            opts="-f -u -H -N -e -n -i -R -S -v -h -V --help --version"
+            opts="-f -u -H -N -e -n -i -R -S -v -s -c -b -r -a -t -E -h -V --help --version deliver"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -34,6 +37,44 @@ _rmail() {
                     return 0
                     ;;
                 -S)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -s)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -b)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -r)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rmail__subcmd__deliver)
+            opts="-f -h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                -f)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

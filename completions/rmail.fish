@@ -1,12 +1,48 @@
-complete -c rmail -s u -d 'Read the system mailbox of USER instead of your own' -r
-complete -c rmail -s S -d 'Set variable VAR (to VALUE), after the start-up files are read; repeatable' -r
-complete -c rmail -s f -d 'Read a folder instead of the system mailbox: the first operand, else $MBOX or ~/mbox'
-complete -c rmail -s H -d 'Print the header summary, one line per message, and exit (1 when there is no mail)'
-complete -c rmail -s N -d 'Do not print the header summary when the mailbox opens'
-complete -c rmail -s e -d 'Check for mail: exit 0 when there is mail, 1 when there is none; print nothing'
-complete -c rmail -s n -d 'Do not read the system start-up file (/etc/mail.rc)'
-complete -c rmail -s i -d 'Ignore interrupts (sets the `ignore` variable)'
-complete -c rmail -s R -d 'Open the mailbox read-only: nothing is written back'
-complete -c rmail -s v -d 'Verbose: report what is done to mailboxes (indexing, write-back) on stderr'
-complete -c rmail -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c rmail -s V -l version -d 'Print version'
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_rmail_global_optspecs
+    string join \n f u= H N e n i R S= v s= c= b= r= a= t E h/help V/version
+end
+
+function __fish_rmail_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_rmail_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_rmail_using_subcommand
+    set -l cmd (__fish_rmail_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c rmail -n "__fish_rmail_needs_command" -s u -d 'Read the system mailbox of USER instead of your own' -r
+complete -c rmail -n "__fish_rmail_needs_command" -s S -d 'Set variable VAR (to VALUE), after the start-up files are read; repeatable' -r
+complete -c rmail -n "__fish_rmail_needs_command" -s s -d 'Send: the subject' -r
+complete -c rmail -n "__fish_rmail_needs_command" -s c -d 'Send: carbon-copy recipients (comma-separated; repeatable)' -r
+complete -c rmail -n "__fish_rmail_needs_command" -s b -d 'Send: blind carbon-copy recipients (never shown in the message; repeatable)' -r
+complete -c rmail -n "__fish_rmail_needs_command" -s r -d 'Send: the sender address (From: and the envelope sender)' -r
+complete -c rmail -n "__fish_rmail_needs_command" -s a -d 'Send: attach FILE (repeatable)' -r -F
+complete -c rmail -n "__fish_rmail_needs_command" -s f -d 'Read a folder instead of the system mailbox: the first operand, else $MBOX or ~/mbox'
+complete -c rmail -n "__fish_rmail_needs_command" -s H -d 'Print the header summary, one line per message, and exit (1 when there is no mail)'
+complete -c rmail -n "__fish_rmail_needs_command" -s N -d 'Do not print the header summary when the mailbox opens'
+complete -c rmail -n "__fish_rmail_needs_command" -s e -d 'Check for mail: exit 0 when there is mail, 1 when there is none; print nothing'
+complete -c rmail -n "__fish_rmail_needs_command" -s n -d 'Do not read the system start-up file (/etc/mail.rc)'
+complete -c rmail -n "__fish_rmail_needs_command" -s i -d 'Ignore interrupts (sets the `ignore` variable)'
+complete -c rmail -n "__fish_rmail_needs_command" -s R -d 'Open the mailbox read-only: nothing is written back'
+complete -c rmail -n "__fish_rmail_needs_command" -s v -d 'Verbose: report what is done to mailboxes (indexing, write-back) on stderr'
+complete -c rmail -n "__fish_rmail_needs_command" -s t -d 'Send: take recipients and subject from the To:, Cc:, Bcc: and Subject: lines of the message on standard input'
+complete -c rmail -n "__fish_rmail_needs_command" -s E -d 'Send: do not send a message with an empty body'
+complete -c rmail -n "__fish_rmail_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c rmail -n "__fish_rmail_needs_command" -s V -l version -d 'Print version'
+complete -c rmail -n "__fish_rmail_needs_command" -a "deliver" -d 'Deliver the message on standard input into USER\'s system mailbox, as the user running it (the local delivery agent; refuses to run as root)'
+complete -c rmail -n "__fish_rmail_using_subcommand deliver" -s f -d 'The envelope sender for the From_ line' -r
+complete -c rmail -n "__fish_rmail_using_subcommand deliver" -s h -l help -d 'Print help'

@@ -28,9 +28,26 @@ pub fn man_page() -> Vec<u8> {
     let _ = man.render_synopsis_section(&mut out);
     let _ = man.render_description_section(&mut out);
     let _ = man.render_options_section(&mut out);
+    let _ = man.render_subcommands_section(&mut out);
     out.extend_from_slice(MAN_EXTRA.as_bytes());
     let _ = man.render_version_section(&mut out);
     out
+}
+
+/// `man/rmail-NAME.1` for each subcommand, as (file name, roff).
+pub fn subcommand_pages() -> Vec<(String, Vec<u8>)> {
+    let cmd = command();
+    cmd.get_subcommands()
+        .map(|sub| {
+            let name = format!("rmail-{}", sub.get_name());
+            // clap names are `&'static str` without its `string` feature; one small leak per
+            // page, only when rendering docs.
+            let page = sub.clone().name(&*name.clone().leak());
+            let mut out = Vec::new();
+            let _ = clap_mangen::Man::new(page).render(&mut out);
+            (format!("{name}.1"), out)
+        })
+        .collect()
 }
 
 /// The completion script for `shell`.
@@ -41,7 +58,23 @@ pub fn completion(shell: Shell) -> Vec<u8> {
     out
 }
 
-const MAN_EXTRA: &str = r#".SH COMMANDS
+const MAN_EXTRA: &str = r#".SH SENDING
+\fBrmail\fR [\fB\-s\fR \fIsubject\fR] [\fB\-c\fR \fIaddrs\fR] [\fB\-b\fR \fIaddrs\fR]
+[\fB\-r\fR \fIfrom\fR] [\fB\-a\fR \fIfile\fR]... [\fB\-S\fR \fIvar\fR[=\fIvalue\fR]]...
+[\fB\-t\fR] [\fB\-E\fR] [\fB\-\-\fR] \fIaddress\fR...
+.PP
+The body is read from standard input; on a terminal rmail asks for a \fBSubject:\fR and
+reads lines up to end-of-file or a line holding only \fB.\fR. Non-ASCII subjects and names
+are RFC 2047-encoded, the body's charset and transfer encoding are chosen by content,
+attachments become \fBmultipart/mixed\fR. The \fBmta\fR variable picks the transport: a
+sendmail path (default \fB/usr/sbin/sendmail\fR when it exists, run as
+\fBsendmail \-oi \-f\fR \fIfrom\fR \fB\-\-\fR \fIrecipients\fR), or \fBlocal\fR (the default
+without sendmail: delivery into local mailboxes; as root, another user's mailbox is written
+by \fBrmail deliver\fR running as that user). \fBrecord\fR keeps a copy in a folder. A
+message that cannot be sent is appended to \fBDEAD\fR (default ~/dead.letter) and rmail
+exits 4; no recipients, a line break in a header value or an unreadable attachment exit 64
+and send nothing.
+.SH COMMANDS
 At the \fB&\fR prompt rmail accepts the POSIX mailx commands, with their abbreviations:
 \fBheaders\fR (h), \fBz\fR, \fBfrom\fR (f), \fBprint\fR (p), \fBtype\fR (t), \fBPrint\fR (P),
 \fBType\fR (T), \fBnext\fR (n, +, an empty line), \fB\-\fR, \fBdelete\fR (d), \fBundelete\fR (u),
@@ -75,5 +108,7 @@ subject. The \fBheadline\fR variable changes the format (s-nail's specifiers %>,
 /etc/mail.rc (system start-up file, skipped with \fB\-n\fR), ~/.mailrc, ~/mbox,
 /var/mail/\fIuser\fR, \fImailbox\fR.lock (dotlock).
 .SH "EXIT STATUS"
-0 on success; 1 when there is no mail or a command failed; 64 on a usage error.
+0 on success; 1 when there is no mail or a command failed; 64 on a usage error; 4 when a
+message could not be sent. \fBrmail deliver\fR: 0 delivered, 75 temporary failure, 77 run as
+root.
 "#;

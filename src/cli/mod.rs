@@ -6,18 +6,21 @@
 
 pub mod docs;
 
-use clap::{ArgAction, Parser};
+use clap::{ArgAction, Parser, Subcommand};
+use std::path::PathBuf;
 
 /// `rmail` command-line arguments (mailx-compatible).
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "rmail",
     version,
-    about = "mailx-compatible mail reader (and, later, sender and small-host mail server)",
+    about = "mailx-compatible mail reader and sender (and, later, small-host mail server)",
     long_about = "rmail reads mailboxes at the `&` prompt with the command set, message lists and \
 header summary of Heirloom mailx and s-nail. Without arguments it reads the system mailbox \
-($MAIL, else /var/mail/$USER).",
-    disable_help_subcommand = true
+($MAIL, else /var/mail/$USER). With addresses it sends mail, like `mail -s subject user`: the \
+body comes from standard input.",
+    disable_help_subcommand = true,
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
     /// Read a folder instead of the system mailbox: the first operand, else $MBOX or ~/mbox.
@@ -60,7 +63,56 @@ pub struct Cli {
     #[arg(short = 'v', action = ArgAction::SetTrue)]
     pub verbose: bool,
 
-    /// With -f: the folder to read.
-    #[arg(value_name = "FILE", num_args = 0..)]
+    /// Send: the subject.
+    #[arg(short = 's', value_name = "SUBJECT")]
+    pub subject: Option<String>,
+
+    /// Send: carbon-copy recipients (comma-separated; repeatable).
+    #[arg(short = 'c', value_name = "ADDRS", action = ArgAction::Append)]
+    pub cc: Vec<String>,
+
+    /// Send: blind carbon-copy recipients (never shown in the message; repeatable).
+    #[arg(short = 'b', value_name = "ADDRS", action = ArgAction::Append)]
+    pub bcc: Vec<String>,
+
+    /// Send: the sender address (From: and the envelope sender).
+    #[arg(short = 'r', value_name = "FROM")]
+    pub from: Option<String>,
+
+    /// Send: attach FILE (repeatable).
+    #[arg(short = 'a', value_name = "FILE", action = ArgAction::Append)]
+    pub attach: Vec<PathBuf>,
+
+    /// Send: take recipients and subject from the To:, Cc:, Bcc: and Subject: lines of the
+    /// message on standard input.
+    #[arg(short = 't', action = ArgAction::SetTrue)]
+    pub template: bool,
+
+    /// Send: do not send a message with an empty body.
+    #[arg(short = 'E', action = ArgAction::SetTrue)]
+    pub discard_empty: bool,
+
+    /// With -f: the folder to read; otherwise the recipients to send to (after `--` an
+    /// address may start with `-`).
+    #[arg(value_name = "FILE|ADDRESS", num_args = 0..)]
     pub operands: Vec<String>,
+
+    /// Subcommands; the first operand is one only when it is a subcommand's name.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// rmail's subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Deliver the message on standard input into USER's system mailbox, as the user running
+    /// it (the local delivery agent; refuses to run as root).
+    Deliver {
+        /// The envelope sender for the From_ line.
+        #[arg(short = 'f', value_name = "SENDER", default_value = "")]
+        sender: String,
+        /// The recipient's login name.
+        #[arg(value_name = "USER")]
+        user: String,
+    },
 }

@@ -378,8 +378,8 @@ impl Session {
             }
         };
         let v = match (w0.as_str(), w.get(1).map(|s| s.as_str()), w.get(2)) {
-            ("r" | "R", None, _) => true,
-            ("s" | "S", None, _) => false,
+            ("r" | "R", None, _) => !self.sending,
+            ("s" | "S", None, _) => self.sending,
             ("t" | "T", None, _) => self.interactive,
             (var, op, val) if var.starts_with('$') => {
                 let name = var

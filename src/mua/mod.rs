@@ -7,11 +7,13 @@
 //! - [`msglist`]: message-list syntax. [`summary`]: header summary lines.
 //! - [`display`]: a message for the terminal (ignore/retain, MIME decoding, pager).
 //! - [`vars`]: variables and word splitting.
+//! - [`send`]: send mode (`rmail -s subject user`).
 
 pub mod commands;
 pub mod display;
 pub mod files;
 pub mod msglist;
+pub mod send;
 pub mod session;
 pub mod summary;
 pub mod vars;
@@ -57,20 +59,7 @@ pub fn run(inv: Invocation) -> i32 {
     if inv.verbose {
         s.vars.set("verbose", "");
     }
-    if !inv.no_system_rc {
-        let sys = std::env::var_os("RMAIL_SYSTEM_MAILRC")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("/etc/mail.rc"));
-        s.source_file(&sys, true);
-    }
-    let user_rc = match std::env::var_os("MAILRC") {
-        Some(p) => PathBuf::from(p),
-        None => s.env.home.join(".mailrc"),
-    };
-    s.source_file(&user_rc, true);
-    for a in &inv.set {
-        s.vars.assign(a);
-    }
+    s.load_startup_files(inv.no_system_rc, &inv.set);
     if inv.read_only {
         s.vars.set("readonly", "");
     }

@@ -191,6 +191,8 @@ pub struct Session {
     pub(crate) stop: Option<i32>,
     /// Nesting of `source` (and start-up files).
     source_depth: usize,
+    /// Send mode (`if s` is true, `if r` false), else receive mode.
+    pub sending: bool,
 }
 
 /// `source` nesting limit (a file that sources itself stops here, as Heirloom mailx does).
@@ -215,6 +217,7 @@ impl Session {
             last_failed: false,
             stop: None,
             source_depth: 0,
+            sending: false,
         }
     }
 
@@ -471,6 +474,25 @@ impl Session {
             }
             Some(v) => header::decode_words(v),
             None => String::new(),
+        }
+    }
+
+    /// Reads the start-up files — `/etc/mail.rc` (or `RMAIL_SYSTEM_MAILRC`) unless
+    /// `no_system_rc`, then `$MAILRC` or `~/.mailrc` — and applies the `-S` assignments.
+    pub fn load_startup_files(&mut self, no_system_rc: bool, set: &[String]) {
+        if !no_system_rc {
+            let sys = std::env::var_os("RMAIL_SYSTEM_MAILRC")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("/etc/mail.rc"));
+            self.source_file(&sys, true);
+        }
+        let user_rc = match std::env::var_os("MAILRC") {
+            Some(p) => PathBuf::from(p),
+            None => self.env.home.join(".mailrc"),
+        };
+        self.source_file(&user_rc, true);
+        for a in set {
+            self.vars.assign(a);
         }
     }
 

@@ -23,6 +23,13 @@ fn man_page_matches_parser() {
 }
 
 #[test]
+fn subcommand_man_pages_match_parser() {
+    for (file, page) in rmail::cli::docs::subcommand_pages() {
+        check(&format!("man/{file}"), &page);
+    }
+}
+
+#[test]
 fn completions_match_parser() {
     for (shell, file) in rmail::cli::docs::SHELLS {
         check(

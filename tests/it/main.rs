@@ -6,5 +6,6 @@ mod docs;
 mod fixtures_parse;
 mod golden;
 mod reader;
+mod send;
 mod session;
 mod util;

@@ -1,0 +1,350 @@
+//! Send mode: `echo body | rmail -s subject user@host` (POSIX mailx "Send Mode", s-nail's
+//! exit statuses): start-up files and `-S` as for reading, the body from standard input (on a
+//! terminal: a `Subject:` prompt when none was given, then lines up to end-of-file or a lone
+//! `.`), the message built by [`crate::message::compose`], handed to the transport chosen by
+//! `mta` ([`crate::send`]), copied to `record` when set; on any failure the message is
+//! appended to `dead.letter` and nothing is lost.
+
+use std::io::{self, BufRead, IsTerminal, Read, Write};
+use std::path::PathBuf;
+
+use super::session::Session;
+use crate::error::{EXIT_OK, EXIT_USAGE};
+use crate::message::compose::{self, Attachment, Draft};
+use crate::send::{self, LocalSite, Outgoing, Transport};
+
+/// Exit status when a message could not be sent (s-nail's `n_EXIT_SEND_ERROR`).
+pub const EXIT_SEND: i32 = 4;
+
+/// What the command line asked to send.
+#[derive(Debug, Clone, Default)]
+pub struct SendRequest {
+    /// Recipients (operands).
+    pub to: Vec<String>,
+    /// `-c`.
+    pub cc: Vec<String>,
+    /// `-b`.
+    pub bcc: Vec<String>,
+    /// `-s`.
+    pub subject: Option<String>,
+    /// `-r`.
+    pub from: Option<String>,
+    /// `-a`.
+    pub attach: Vec<PathBuf>,
+    /// `-t`: recipients and subject from the message's own header.
+    pub template: bool,
+    /// `-E`: an empty body is not sent.
+    pub discard_empty: bool,
+    /// `-n`.
+    pub no_system_rc: bool,
+    /// `-S`.
+    pub set: Vec<String>,
+    /// `-v`.
+    pub verbose: bool,
+}
+
+/// Runs send mode; returns the exit status (0 sent, 64 usage error such as no recipients or a
+/// header injection attempt, 4 not sent — the message is then in `dead.letter`).
+pub fn run(req: SendRequest) -> i32 {
+    let interactive = io::stdin().is_terminal();
+    let mut s = Session::new(interactive);
+    s.sending = true;
+    s.load_startup_files(req.no_system_rc, &req.set);
+    if req.verbose {
+        s.vars.set("verbose", "");
+    }
+    let mut req = req;
+    // Lists given as "a@x, b@y" become one entry per address.
+    for list in [&mut req.to, &mut req.cc, &mut req.bcc] {
+        *list = split_addresses(&s, list);
+    }
+    let mut subject = req.subject.clone();
+    if interactive && subject.is_none() && !req.template {
+        subject = Some(prompt_line("Subject: ").unwrap_or_default());
+    }
+    let mut body = match read_body(interactive, &s) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("rmail: cannot read the message: {e}");
+            return EXIT_SEND;
+        }
+    };
+    if req.template {
+        let (hdr, rest) = take_template_header(&body);
+        for (name, value) in hdr {
+            let list = split_addresses(&s, &[value.clone()]);
+            match name.to_ascii_lowercase().as_str() {
+                "to" => req.to.extend(list),
+                "cc" => req.cc.extend(list),
+                "bcc" => req.bcc.extend(list),
+                "subject" if subject.is_none() => subject = Some(value),
+                _ => {}
+            }
+        }
+        body = rest;
+    }
+    if req.to.is_empty() && req.cc.is_empty() && req.bcc.is_empty() {
+        eprintln!("rmail: no recipients specified");
+        return EXIT_USAGE;
+    }
+    if req.discard_empty && body.iter().all(u8::is_ascii_whitespace) {
+        return EXIT_OK;
+    }
+    let mut attachments = Vec::new();
+    for p in &req.attach {
+        match std::fs::read(p) {
+            Ok(data) => attachments.push(Attachment {
+                filename: p.display().to_string(),
+                data,
+                content_type: None,
+            }),
+            Err(e) => {
+                eprintln!("rmail: cannot attach {}: {e}; nothing sent", p.display());
+                return EXIT_USAGE;
+            }
+        }
+    }
+    let from = req
+        .from
+        .clone()
+        .or_else(|| {
+            s.vars
+                .get("from")
+                .filter(|f| !f.is_empty())
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| format!("{}@{}", s.env.user, hostname()));
+    let now = chrono::Local::now().fixed_offset();
+    let draft = Draft {
+        from,
+        to: req.to.clone(),
+        cc: req.cc.clone(),
+        bcc: req.bcc.clone(),
+        subject,
+        body,
+        attachments,
+        extra_headers: Vec::new(),
+        sendcharsets: s
+            .vars
+            .get("sendcharsets")
+            .map(|v| {
+                v.split(',')
+                    .map(|c| c.trim().to_owned())
+                    .filter(|c| !c.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        date: now,
+        message_id: format!(
+            "{}.{}.{}@{}",
+            now.format("%Y%m%d%H%M%S"),
+            std::process::id(),
+            now.timestamp_subsec_nanos(),
+            hostname()
+        ),
+        user_agent: format!("rmail {}", env!("CARGO_PKG_VERSION")),
+    };
+    let composed = match compose::compose(&draft) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("rmail: {e}; nothing sent");
+            return EXIT_USAGE;
+        }
+    };
+    let out = Outgoing {
+        bytes: &composed.bytes,
+        envelope_from: &composed.envelope_from,
+        recipients: &composed.recipients,
+    };
+    let site = LocalSite {
+        user: s.env.user.clone(),
+        own_mailbox: s.env.system_mailbox.clone(),
+        domains: send::local_domains(),
+    };
+    let result = Transport::from_mta(s.vars.get("mta")).and_then(|t| {
+        if s.vars.is_set("verbose") {
+            eprintln!(
+                "rmail: sending through {t:?} to {}",
+                composed.recipients.join(", ")
+            );
+        }
+        send::send(&t, &out, &site)
+    });
+    match result {
+        Ok(()) => {
+            if let Some(rec) = s.vars.get("record").filter(|r| !r.is_empty()) {
+                let path = s.expand_path(rec);
+                if let Err(e) =
+                    crate::mda::deliver_to_mbox(&path, &composed.envelope_from, &composed.bytes)
+                {
+                    eprintln!("rmail: sent, but cannot record a copy: {e}");
+                }
+            }
+            if interactive {
+                println!("EOT");
+            }
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("rmail: {e}");
+            save_dead_letter(&s, &composed.envelope_from, &composed.bytes);
+            eprintln!("rmail: ... message not sent");
+            EXIT_SEND
+        }
+    }
+}
+
+/// Appends the message to `DEAD` (else `~/dead.letter`) in mbox format, unless `nosave`;
+/// says where, as mailx does.
+fn save_dead_letter(s: &Session, envelope_from: &str, bytes: &[u8]) {
+    if s.vars.get("save").is_none() && s.vars.is_set("nosave") {
+        return;
+    }
+    let path = s
+        .vars
+        .get("DEAD")
+        .filter(|d| !d.is_empty())
+        .map(|d| s.expand_path(d))
+        .or_else(|| {
+            std::env::var_os("DEAD")
+                .filter(|d| !d.is_empty())
+                .map(PathBuf::from)
+        })
+        .unwrap_or_else(|| s.env.home.join("dead.letter"));
+    match crate::mda::deliver_to_mbox(&path, envelope_from, bytes) {
+        Ok(()) => eprintln!(
+            "\"{}\" {}/{}",
+            path.display(),
+            bytecount::count(bytes, b'\n') + 1,
+            bytes.len()
+        ),
+        Err(e) => eprintln!("rmail: cannot save the message to {}: {e}", path.display()),
+    }
+}
+
+/// Expands aliases and splits comma-separated lists into single addresses.
+fn split_addresses(s: &Session, lists: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for list in lists {
+        for part in split_commas(list) {
+            let part = part.trim();
+            if part.is_empty() {
+                continue;
+            }
+            match s.aliases.get(part) {
+                Some(members) => out.extend(members.iter().cloned()),
+                None => out.push(part.to_owned()),
+            }
+        }
+    }
+    out
+}
+
+/// Splits at commas outside `"…"` and `<…>`.
+fn split_commas(list: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut quoted, mut angle, mut start) = (false, false, 0);
+    for (i, c) in list.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '<' if !quoted => angle = true,
+            '>' if !quoted => angle = false,
+            ',' if !quoted && !angle => {
+                parts.push(&list[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&list[start..]);
+    parts
+}
+
+/// The message body: all of standard input; on a terminal, lines up to end-of-file or a line
+/// holding only `.` (the seed's transcript ends the body that way).
+fn read_body(interactive: bool, _s: &Session) -> io::Result<Vec<u8>> {
+    let mut body = Vec::new();
+    if !interactive {
+        io::stdin().lock().read_to_end(&mut body)?;
+        return Ok(body);
+    }
+    let stdin = io::stdin();
+    let mut line = Vec::new();
+    let mut lock = stdin.lock();
+    loop {
+        line.clear();
+        if lock.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
+        if line == b".\n" || line == b"." {
+            break;
+        }
+        body.extend_from_slice(&line);
+    }
+    Ok(body)
+}
+
+fn prompt_line(prompt: &str) -> Option<String> {
+    print!("{prompt}");
+    let _ = io::stdout().flush();
+    let mut line = String::new();
+    io::stdin().lock().read_line(&mut line).ok()?;
+    Some(line.trim_end_matches(['\n', '\r']).to_owned())
+}
+
+/// `-t`: the header lines at the top of the input (up to the first empty line), unfolded,
+/// and the rest as the body. Input that does not start with a header is all body.
+fn take_template_header(input: &[u8]) -> (Vec<(String, String)>, Vec<u8>) {
+    let (hdr, body) = super::display::split_message(input);
+    let fields = crate::message::header::split_fields(hdr);
+    if fields.is_empty() {
+        return (Vec::new(), input.to_vec());
+    }
+    let pairs = fields
+        .into_iter()
+        .map(|f| {
+            let v = String::from_utf8_lossy(&crate::message::header::unfold(&f.value))
+                .trim()
+                .to_owned();
+            (f.name, v)
+        })
+        .collect();
+    (pairs, body.to_vec())
+}
+
+/// This machine's name for default `From:` addresses and Message-IDs.
+pub fn hostname() -> String {
+    let n = rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned();
+    if n.is_empty() {
+        "localhost".into()
+    } else {
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commas_outside_quotes_and_angles() {
+        assert_eq!(
+            split_commas(r#""Doe, J" <j@d>, a@b,<x,y@z>"#),
+            vec![r#""Doe, J" <j@d>"#, " a@b", "<x,y@z>"]
+        );
+    }
+
+    #[test]
+    fn template_header_split() {
+        let (h, b) = take_template_header(b"To: a@b,\n c@d\nSubject: hi\n\nbody\n");
+        assert_eq!(h[0], ("To".into(), "a@b, c@d".into()));
+        assert_eq!(h[1], ("Subject".into(), "hi".into()));
+        assert_eq!(b, b"body\n");
+        let (h, b) = take_template_header(b"just text\n");
+        assert!(h.is_empty());
+        assert_eq!(b, b"just text\n");
+    }
+}
