@@ -104,19 +104,7 @@ pub fn run(req: SendRequest) -> i32 {
             }
         }
     }
-    let from = req
-        .from
-        .clone()
-        .or_else(|| {
-            s.vars
-                .get("from")
-                .filter(|f| !f.is_empty())
-                .map(str::to_owned)
-        })
-        .unwrap_or_else(|| format!("{}@{}", s.env.user, hostname()));
-    let now = chrono::Local::now().fixed_offset();
-    let draft = Draft {
-        from,
+    let parts = Parts {
         to: req.to.clone(),
         cc: req.cc.clone(),
         bcc: req.bcc.clone(),
@@ -124,15 +112,68 @@ pub fn run(req: SendRequest) -> i32 {
         body,
         attachments,
         extra_headers: Vec::new(),
+        from: req.from.clone(),
+        record: None,
+    };
+    match send_parts(&s, parts) {
+        Ok(()) => {
+            if interactive {
+                println!("EOT");
+            }
+            EXIT_OK
+        }
+        Err(code) => code,
+    }
+}
+
+/// A message being sent, before composing: what send mode and the `&` prompt's `mail`,
+/// `reply` and `followup` collect.
+#[derive(Debug, Clone, Default)]
+pub struct Parts {
+    /// Recipients.
+    pub to: Vec<String>,
+    /// Carbon copies.
+    pub cc: Vec<String>,
+    /// Blind carbon copies.
+    pub bcc: Vec<String>,
+    /// Subject, if any.
+    pub subject: Option<String>,
+    /// Body bytes.
+    pub body: Vec<u8>,
+    /// Attachments, already read.
+    pub attachments: Vec<Attachment>,
+    /// `In-Reply-To`, `References`, …
+    pub extra_headers: Vec<(String, String)>,
+    /// `-r`: the sender, overriding the `from` variable.
+    pub from: Option<String>,
+    /// A folder that also gets a copy (`followup`), besides the `record` variable.
+    pub record: Option<PathBuf>,
+}
+
+/// Composes `p` and sends it through the transport the session's variables choose, then
+/// copies it to `record`. On failure the message goes to `dead.letter` and the error is
+/// returned as an exit status: 64 for a message that cannot be built (header injection, bad
+/// address: nothing is saved, the user must fix it), 4 for a transport failure.
+pub fn send_parts(s: &Session, p: Parts) -> Result<(), i32> {
+    let from = p
+        .from
+        .clone()
+        .or_else(|| s.vars.get("from").filter(|f| !f.is_empty()).map(str::to_owned))
+        .unwrap_or_else(|| format!("{}@{}", s.env.user, hostname()));
+    let now = chrono::Local::now().fixed_offset();
+    let draft = Draft {
+        from,
+        to: p.to,
+        cc: p.cc,
+        bcc: p.bcc,
+        subject: p.subject,
+        body: p.body,
+        attachments: p.attachments,
+        extra_headers: p.extra_headers,
         sendcharsets: s
             .vars
             .get("sendcharsets")
-            .map(|v| {
-                v.split(',')
-                    .map(|c| c.trim().to_owned())
-                    .filter(|c| !c.is_empty())
-                    .collect()
-            })
+            .map(|v| v.split(',').map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()).collect())
             .unwrap_or_default(),
         date: now,
         message_id: format!(
@@ -148,7 +189,7 @@ pub fn run(req: SendRequest) -> i32 {
         Ok(c) => c,
         Err(e) => {
             eprintln!("rmail: {e}; nothing sent");
-            return EXIT_USAGE;
+            return Err(EXIT_USAGE);
         }
     };
     let out = Outgoing {
@@ -163,40 +204,38 @@ pub fn run(req: SendRequest) -> i32 {
     };
     let result = Transport::from_mta(s.vars.get("mta")).and_then(|t| {
         if s.vars.is_set("verbose") {
-            eprintln!(
-                "rmail: sending through {t:?} to {}",
-                composed.recipients.join(", ")
-            );
+            eprintln!("rmail: sending through {t:?} to {}", composed.recipients.join(", "));
         }
         send::send(&t, &out, &site)
     });
     match result {
         Ok(()) => {
-            if let Some(rec) = s.vars.get("record").filter(|r| !r.is_empty()) {
-                let path = s.expand_path(rec);
-                if let Err(e) =
-                    crate::mda::deliver_to_mbox(&path, &composed.envelope_from, &composed.bytes)
-                {
+            let records = s
+                .vars
+                .get("record")
+                .filter(|r| !r.is_empty())
+                .map(|r| s.expand_path(r))
+                .into_iter()
+                .chain(p.record);
+            for path in records {
+                if let Err(e) = crate::mda::deliver_to_mbox(&path, &composed.envelope_from, &composed.bytes) {
                     eprintln!("rmail: sent, but cannot record a copy: {e}");
                 }
             }
-            if interactive {
-                println!("EOT");
-            }
-            EXIT_OK
+            Ok(())
         }
         Err(e) => {
             eprintln!("rmail: {e}");
-            save_dead_letter(&s, &composed.envelope_from, &composed.bytes);
+            save_dead_letter(s, &composed.envelope_from, &composed.bytes);
             eprintln!("rmail: ... message not sent");
-            EXIT_SEND
+            Err(EXIT_SEND)
         }
     }
 }
 
 /// Appends the message to `DEAD` (else `~/dead.letter`) in mbox format, unless `nosave`;
 /// says where, as mailx does.
-fn save_dead_letter(s: &Session, envelope_from: &str, bytes: &[u8]) {
+pub fn save_dead_letter(s: &Session, envelope_from: &str, bytes: &[u8]) {
     if s.vars.get("save").is_none() && s.vars.is_set("nosave") {
         return;
     }
