@@ -7,7 +7,8 @@
 //!   another user is written by `rmail deliver USER` running as that user; anything else is
 //!   refused with a clear error (the caller keeps the message in `dead.letter`).
 //!
-//! SMTP submission (`smtp://`, `smtps://`, `submission://`) comes next (issue 3).
+//! - [`Transport::Smtp`]: SMTP submission to `smtp://`, `submission://` (STARTTLS required) or
+//!   `smtps://` (implicit TLS) URLs, with AUTH PLAIN/LOGIN; see [`smtp`] for the variables.
 
 use std::ffi::CString;
 use std::io::Write;
@@ -17,6 +18,8 @@ use std::process::{Command, Stdio};
 
 use crate::store::mbox::StoreError;
 
+pub mod smtp;
+
 /// Where outgoing mail goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transport {
@@ -24,6 +27,8 @@ pub enum Transport {
     Sendmail(PathBuf),
     /// Built-in local delivery.
     Local,
+    /// An SMTP server (its `Debug` never shows the password).
+    Smtp(smtp::SmtpConfig),
 }
 
 /// The system's sendmail, used by default when it exists.
@@ -33,8 +38,79 @@ pub const SENDMAIL: &str = "/usr/sbin/sendmail";
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
     /// The `mta` value names a transport this build does not have yet.
-    #[error("cannot send through \"{0}\": only a sendmail path and \"local\" are supported yet")]
+    #[error("cannot send through \"{0}\": mta must be a sendmail path, \"local\", or an smtp://, submission:// or smtps:// URL")]
     Unsupported(String),
+    /// An SMTP `mta` URL (or an SMTP variable) that cannot be used; never shows a password.
+    #[error("cannot use mta={url}: {reason}")]
+    SmtpUrl {
+        /// The URL, any password in it replaced.
+        url: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The SMTP server could not be reached (refused, timed out, no such host).
+    #[error("cannot connect to {host}:{port}: {reason}")]
+    Connect {
+        /// Server host.
+        host: String,
+        /// Server port.
+        port: u16,
+        /// Why.
+        reason: String,
+    },
+    /// TLS with the SMTP server failed (handshake, certificate verification, `tls-ca-file`).
+    #[error("TLS with {host}:{port} failed: {reason}")]
+    Tls {
+        /// Server host (the name its certificate must carry).
+        host: String,
+        /// Server port.
+        port: u16,
+        /// What the TLS library said.
+        reason: String,
+    },
+    /// `submission://` (or `smtp-use-starttls`) and the server does not offer STARTTLS:
+    /// nothing is sent in cleartext.
+    #[error(
+        "{host}:{port} does not offer STARTTLS; refusing to continue in cleartext (nothing sent)"
+    )]
+    NoStartTls {
+        /// Server host.
+        host: String,
+        /// Server port.
+        port: u16,
+    },
+    /// AUTH would send a password over a cleartext connection.
+    #[error("refusing to send the password of {user} to {host}:{port} in cleartext: use smtps:// or submission://, or set smtp-auth-allow-cleartext")]
+    CleartextAuth {
+        /// The AUTH user.
+        user: String,
+        /// Server host.
+        host: String,
+        /// Server port.
+        port: u16,
+    },
+    /// AUTH is needed and no password source has one.
+    #[error("no password for {user} at {host}: set smtp-auth-password or password-command, or add a ~/.netrc entry")]
+    NoPassword {
+        /// The AUTH user.
+        user: String,
+        /// Server host.
+        host: String,
+    },
+    /// `password-command` failed.
+    #[error("password-command failed: {0}")]
+    PasswordCommand(String),
+    /// The SMTP server refused (the reply code and its full text, plus a provider hint for
+    /// 535), or the session failed midway.
+    #[error("cannot send through {host}:{port}: {text}")]
+    Smtp {
+        /// Server host.
+        host: String,
+        /// Server port.
+        port: u16,
+        /// The server's reply ("550 5.1.1 …") or what went wrong.
+        text: String,
+    },
     /// sendmail could not be started.
     #[error("cannot run {path}: {source}")]
     Spawn {
@@ -75,10 +151,24 @@ pub enum SendError {
 
 impl Transport {
     /// The transport for an `mta` value: unset or empty → sendmail when [`SENDMAIL`] exists,
-    /// else local; `local` → local; an absolute path → that sendmail; `smtp://…` and the like
-    /// are not supported yet.
+    /// else local; `local` → local; an absolute path → that sendmail; `smtp://`,
+    /// `submission://`, `smtps://` → SMTP with default settings (no SMTP variables: use
+    /// [`Transport::from_vars`] for those).
     pub fn from_mta(mta: Option<&str>) -> Result<Transport, SendError> {
-        match mta.map(str::trim).filter(|m| !m.is_empty()) {
+        let owned = mta.map(str::to_owned);
+        Transport::from_vars(&|name| if name == "mta" { owned.clone() } else { None })
+    }
+
+    /// The transport for the variables `get` returns (`None` = unset, `Some("")` = set
+    /// without a value): `mta` as in [`Transport::from_mta`], and for SMTP URLs
+    /// `smtp-auth-user`, `smtp-auth-password`, `password-command`, `smtp-use-starttls`,
+    /// `smtp-hostname`, `smtp-timeout` (seconds, default 30), `tls-ca-file`, `tls-verify`
+    /// (`ignore` turns certificate checks OFF — test servers only), `smtp-auth-allow-cleartext`
+    /// and `verbose`. Errors: [`SendError::Unsupported`] for an unknown `mta`,
+    /// [`SendError::SmtpUrl`] for a malformed SMTP URL or `smtp-timeout`.
+    pub fn from_vars(get: &dyn Fn(&str) -> Option<String>) -> Result<Transport, SendError> {
+        let mta = get("mta");
+        match mta.as_deref().map(str::trim).filter(|m| !m.is_empty()) {
             None => Ok(if Path::new(SENDMAIL).exists() {
                 Transport::Sendmail(PathBuf::from(SENDMAIL))
             } else {
@@ -86,7 +176,10 @@ impl Transport {
             }),
             Some("local") => Ok(Transport::Local),
             Some(p) if p.starts_with('/') => Ok(Transport::Sendmail(PathBuf::from(p))),
-            Some(other) => Err(SendError::Unsupported(other.to_owned())),
+            Some(other) => match smtp::config_from(other, get) {
+                Some(cfg) => Ok(Transport::Smtp(cfg?)),
+                None => Err(SendError::Unsupported(other.to_owned())),
+            },
         }
     }
 }
@@ -144,12 +237,13 @@ pub fn local_domains() -> Vec<String> {
     v
 }
 
-/// Sends `msg` through `t`. With [`Transport::Local`] every recipient must be local; on the
-/// first failure nothing more is tried and the error is returned (the caller saves the
-/// message to `dead.letter`).
+/// Sends `msg` through `t`. With [`Transport::Local`] every recipient must be local; with
+/// [`Transport::Smtp`] the server must accept every recipient; on the first failure nothing
+/// more is tried and the error is returned (the caller saves the message to `dead.letter`).
 pub fn send(t: &Transport, msg: &Outgoing<'_>, site: &LocalSite) -> Result<(), SendError> {
     match t {
         Transport::Sendmail(path) => sendmail(path, msg),
+        Transport::Smtp(cfg) => smtp::send(cfg, msg),
         Transport::Local => {
             // Check every recipient first, so that nobody gets a copy of a message that
             // then fails for another recipient.
@@ -317,6 +411,10 @@ mod tests {
         );
         assert!(matches!(
             Transport::from_mta(Some("smtp://x")),
+            Ok(Transport::Smtp(smtp::SmtpConfig { port: 25, .. }))
+        ));
+        assert!(matches!(
+            Transport::from_mta(Some("ftp://x")),
             Err(SendError::Unsupported(_))
         ));
     }

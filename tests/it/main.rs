@@ -8,4 +8,5 @@ mod golden;
 mod reader;
 mod send;
 mod session;
+mod smtp;
 mod util;

@@ -1,0 +1,750 @@
+//! SMTP submission (s-nail's `mta=smtp://…`, `smtps://…`, `submission://…`) over lettre's
+//! blocking client.
+//!
+//! - `smtp://[user@]host[:port]`: port 25, cleartext unless `smtp-use-starttls` is set (then
+//!   STARTTLS is required, as in s-nail);
+//! - `submission://[user@]host[:port]`: port 587 (RFC 6409), STARTTLS (RFC 3207) required: a
+//!   server that does not offer it gets no message and no password;
+//! - `smtps://[user@]host[:port]`: port 465, implicit TLS (RFC 8314 §3.3).
+//!
+//! AUTH (RFC 4954) uses PLAIN (RFC 4616) or LOGIN when a user is known (from the URL,
+//! percent-decoded, or `smtp-auth-user`). The password comes from `smtp-auth-password`, else
+//! `password-command` (first line of its output), else `~/.netrc`, else a prompt without echo
+//! when standard input is a terminal; it is looked up only once the connection is ready for
+//! AUTH, and never printed. A password is never sent over a cleartext connection unless
+//! `smtp-auth-allow-cleartext` is set.
+//!
+//! Certificates are always verified (against the system roots plus `tls-ca-file`), except with
+//! `tls-verify=ignore`, which turns verification OFF and lets anyone on the path read the
+//! password: for throw-away test servers only.
+//!
+//! Invariants: the message goes out with CRLF line ends and RFC 5321 §4.5.2 dot-stuffing
+//! (lettre stuffs, we convert bare LF); a negative reply stops the transaction with `QUIT` and
+//! the whole server reply (code and text) is shown to the user.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{Certificate, SmtpConnection, TlsParameters};
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
+use lettre::Address;
+
+use super::{Outgoing, SendError};
+
+/// Default for `smtp-timeout`: seconds allowed for the connection and for each reply.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
+
+/// How the connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Security {
+    /// Cleartext (`smtp://` without `smtp-use-starttls`).
+    Plain,
+    /// STARTTLS, required (`submission://`, or `smtp://` with `smtp-use-starttls`).
+    StartTls,
+    /// TLS from the first byte (`smtps://`).
+    Tls,
+}
+
+/// Where the AUTH password comes from; resolved only when AUTH actually happens.
+#[derive(Clone, PartialEq, Eq)]
+pub enum PasswordSource {
+    /// `smtp-auth-password` (or a password in the URL).
+    Given(String),
+    /// `password-command`, run with `sh -c`; the first line of its output.
+    Command(String),
+    /// The `~/.netrc` entry of the host, else a prompt when stdin is a terminal.
+    NetrcOrPrompt,
+}
+
+impl std::fmt::Debug for PasswordSource {
+    /// Never shows the password itself (the caller prints the transport under `-v`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PasswordSource::Given(_) => f.write_str("Given(<hidden>)"),
+            PasswordSource::Command(c) => f.debug_tuple("Command").field(c).finish(),
+            PasswordSource::NetrcOrPrompt => f.write_str("NetrcOrPrompt"),
+        }
+    }
+}
+
+/// An SMTP server and how to talk to it, read from the variables by
+/// [`super::Transport::from_vars`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpConfig {
+    /// Host name (also the name the certificate must match).
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// Connection protection.
+    pub security: Security,
+    /// The AUTH user; `None` means no AUTH.
+    pub user: Option<String>,
+    /// Where the password comes from.
+    pub password: PasswordSource,
+    /// `smtp-hostname`: the EHLO name; `None` means this machine's host name.
+    pub hello: Option<String>,
+    /// `smtp-timeout`: connect and per-reply timeout.
+    pub timeout: Duration,
+    /// `tls-ca-file`: a PEM file of extra trusted CA certificates.
+    pub ca_file: Option<PathBuf>,
+    /// `tls-verify=ignore`: certificate verification OFF (dangerous).
+    pub verify_ignore: bool,
+    /// `smtp-auth-allow-cleartext`: allow AUTH on an unencrypted connection.
+    pub allow_cleartext_auth: bool,
+    /// `verbose`: progress lines (never the password) on standard error.
+    pub verbose: bool,
+}
+
+/// Reads an SMTP transport from `url` and the variables `get` returns (`smtp-auth-user`,
+/// `smtp-auth-password`, `password-command`, `smtp-use-starttls`, `smtp-hostname`,
+/// `smtp-timeout`, `tls-ca-file`, `tls-verify`, `smtp-auth-allow-cleartext`, `verbose`).
+/// Returns `None` when `url` is not an SMTP URL; an error names what is wrong with it.
+pub fn config_from(
+    url: &str,
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Option<Result<SmtpConfig, SendError>> {
+    let (scheme, rest) = url.split_once("://")?;
+    let (security, default_port) = match scheme.to_ascii_lowercase().as_str() {
+        "smtp" if get("smtp-use-starttls").is_some() => (Security::StartTls, 25),
+        "smtp" => (Security::Plain, 25),
+        "submission" => (Security::StartTls, 587),
+        "smtps" => (Security::Tls, 465),
+        _ => return None,
+    };
+    Some(parse_rest(url, rest, security, default_port, get))
+}
+
+fn parse_rest(
+    url: &str,
+    rest: &str,
+    security: Security,
+    default_port: u16,
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<SmtpConfig, SendError> {
+    let bad = |reason: &str| SendError::SmtpUrl {
+        url: redact_url(url),
+        reason: reason.to_owned(),
+    };
+    let rest = rest.trim_end_matches('/');
+    let (userinfo, hostport) = match rest.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, rest),
+    };
+    let (mut user, mut url_password) = (None, None);
+    if let Some(info) = userinfo {
+        let (u, p) = match info.split_once(':') {
+            Some((u, p)) => (u, Some(p)),
+            None => (info, None),
+        };
+        user = Some(percent_decode(u).ok_or_else(|| bad("bad %-escape in the user name"))?);
+        if let Some(p) = p {
+            url_password =
+                Some(percent_decode(p).ok_or_else(|| bad("bad %-escape in the password"))?);
+        }
+    }
+    let (host, port) = split_host_port(hostport).ok_or_else(|| bad("bad host or port"))?;
+    if host.is_empty() {
+        return Err(bad("no host"));
+    }
+    if user.as_deref() == Some("") {
+        user = None;
+    }
+    let user = user.or_else(|| get("smtp-auth-user").filter(|u| !u.is_empty()));
+    let password = match url_password.or_else(|| get("smtp-auth-password")) {
+        Some(p) => PasswordSource::Given(p),
+        None => match get("password-command").filter(|c| !c.trim().is_empty()) {
+            Some(c) => PasswordSource::Command(c),
+            None => PasswordSource::NetrcOrPrompt,
+        },
+    };
+    let timeout = match get("smtp-timeout").filter(|t| !t.trim().is_empty()) {
+        None => DEFAULT_TIMEOUT_SECS,
+        Some(t) => match t.trim().parse::<u64>() {
+            Ok(n) if n > 0 => n,
+            _ => {
+                return Err(SendError::SmtpUrl {
+                    url: redact_url(url),
+                    reason: format!("smtp-timeout={t} is not a positive number of seconds"),
+                })
+            }
+        },
+    };
+    Ok(SmtpConfig {
+        host: host.to_owned(),
+        port: port.unwrap_or(default_port),
+        security,
+        user,
+        password,
+        hello: get("smtp-hostname").filter(|h| !h.is_empty()),
+        timeout: Duration::from_secs(timeout),
+        ca_file: get("tls-ca-file")
+            .filter(|f| !f.is_empty())
+            .map(|f| PathBuf::from(expand_tilde(&f))),
+        verify_ignore: get("tls-verify").is_some_and(|v| v.eq_ignore_ascii_case("ignore")),
+        allow_cleartext_auth: get("smtp-auth-allow-cleartext").is_some(),
+        verbose: get("verbose").is_some(),
+    })
+}
+
+/// `host`, `host:port`, `[v6]`, `[v6]:port`.
+fn split_host_port(s: &str) -> Option<(&str, Option<u16>)> {
+    if let Some(r) = s.strip_prefix('[') {
+        let (h, after) = r.split_once(']')?;
+        return match after {
+            "" => Some((h, None)),
+            p => Some((h, Some(p.strip_prefix(':')?.parse().ok()?))),
+        };
+    }
+    match s.rsplit_once(':') {
+        Some((h, p)) => Some((h, Some(p.parse().ok()?))),
+        None => Some((s, None)),
+    }
+}
+
+/// RFC 3986 §2.1 percent-decoding; `None` for a bad escape or invalid UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The URL without a password in its user part, for error messages.
+fn redact_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        if let Some((info, host)) = rest.rsplit_once('@') {
+            if let Some((user, _)) = info.split_once(':') {
+                return format!("{scheme}://{user}:…@{host}");
+            }
+        }
+    }
+    url.to_owned()
+}
+
+fn expand_tilde(p: &str) -> String {
+    match (p.strip_prefix("~/"), std::env::var("HOME")) {
+        (Some(rest), Ok(home)) => format!("{home}/{rest}"),
+        _ => p.to_owned(),
+    }
+}
+
+/// Sends `msg` to the server of `cfg`: connect (TLS for `smtps`), STARTTLS when required,
+/// AUTH when a user is set, `MAIL FROM`, one `RCPT TO` per recipient, `DATA`, `QUIT`. The first
+/// failure ends the session (with `QUIT`) and is returned; nothing is retried.
+pub fn send(cfg: &SmtpConfig, msg: &Outgoing<'_>) -> Result<(), SendError> {
+    let (host, port) = (cfg.host.as_str(), cfg.port);
+    let smtp_err = |text: String| SendError::Smtp {
+        host: host.to_owned(),
+        port,
+        text,
+    };
+    // Check the envelope before connecting: a bad address should not cost a connection.
+    let from = match msg.envelope_from.trim() {
+        "" | "<>" => None,
+        f => Some(
+            Address::from_str(f)
+                .map_err(|e| smtp_err(format!("bad envelope sender <{f}>: {e}")))?,
+        ),
+    };
+    let mut rcpts = Vec::with_capacity(msg.recipients.len());
+    for r in msg.recipients {
+        let a = Address::from_str(r.trim())
+            .map_err(|e| smtp_err(format!("bad recipient address <{r}>: {e}")))?;
+        rcpts.push(a);
+    }
+    if rcpts.is_empty() {
+        return Err(smtp_err("no recipients".into()));
+    }
+    let hello = cfg.hello.clone().map(ClientId::Domain).unwrap_or_default();
+    let tls = match cfg.security {
+        Security::Plain => None,
+        Security::StartTls | Security::Tls => Some(tls_parameters(cfg)?),
+    };
+    let verbose = |what: &str| {
+        if cfg.verbose {
+            eprintln!("rmail: smtp {host}:{port}: {what}");
+        }
+    };
+    verbose(match cfg.security {
+        Security::Tls => "connecting (TLS)",
+        _ => "connecting",
+    });
+    let implicit = if cfg.security == Security::Tls {
+        tls.as_ref()
+    } else {
+        None
+    };
+    let mut conn = SmtpConnection::connect((host, port), Some(cfg.timeout), &hello, implicit, None)
+        .map_err(|e| connect_error(cfg, &e, cfg.security == Security::Tls))?;
+
+    if cfg.security == Security::StartTls {
+        if !conn.can_starttls() {
+            let _ = conn.quit();
+            return Err(SendError::NoStartTls {
+                host: host.to_owned(),
+                port,
+            });
+        }
+        verbose("STARTTLS");
+        if let Some(tls) = &tls {
+            conn.starttls(tls, &hello)
+                .map_err(|e| connect_error(cfg, &e, true))?;
+        }
+    }
+
+    if let Some(user) = &cfg.user {
+        if !conn.is_encrypted() && !cfg.allow_cleartext_auth {
+            let _ = conn.quit();
+            return Err(SendError::CleartextAuth {
+                user: user.clone(),
+                host: host.to_owned(),
+                port,
+            });
+        }
+        let password = match resolve_password(cfg, user) {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = conn.quit();
+                return Err(e);
+            }
+        };
+        verbose(&format!("AUTH as {user}"));
+        let creds = Credentials::new(user.clone(), password);
+        if let Err(e) = conn.auth(&[Mechanism::Plain, Mechanism::Login], &creds) {
+            conn.abort();
+            let mut text = reply_text(&e);
+            if e.status().is_some_and(|c| c.to_string() == "535") {
+                if let Some(hint) = auth_hint(host) {
+                    text.push_str(" (");
+                    text.push_str(hint);
+                    text.push(')');
+                }
+            } else if e.is_client() {
+                text = format!("cannot log in as {user}: {text}");
+            }
+            return Err(smtp_err(text));
+        }
+    }
+
+    let body = to_crlf(msg.bytes);
+    let mut params = Vec::new();
+    if !body.is_ascii() && conn.server_info().supports_feature(Extension::EightBitMime) {
+        params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+    }
+    let any_utf8 = from
+        .as_ref()
+        .is_some_and(|a: &Address| !a.to_string().is_ascii())
+        || rcpts.iter().any(|a| !a.to_string().is_ascii());
+    if any_utf8 {
+        if !conn.server_info().supports_feature(Extension::SmtpUtfEight) {
+            let _ = conn.quit();
+            return Err(smtp_err(
+                "an address is not ASCII and the server does not offer SMTPUTF8".into(),
+            ));
+        }
+        params.push(MailParameter::SmtpUtfEight);
+    }
+    verbose("MAIL FROM");
+    if let Err(e) = conn.command(Mail::new(from, params)) {
+        conn.abort();
+        return Err(smtp_err(format!("MAIL FROM: {}", reply_text(&e))));
+    }
+    for a in rcpts {
+        verbose(&format!("RCPT TO:<{a}>"));
+        if let Err(e) = conn.command(Rcpt::new(a.clone(), Vec::new())) {
+            conn.abort();
+            return Err(smtp_err(format!("recipient <{a}>: {}", reply_text(&e))));
+        }
+    }
+    if let Err(e) = conn.command(Data) {
+        conn.abort();
+        return Err(smtp_err(format!("DATA: {}", reply_text(&e))));
+    }
+    // lettre writes CRLF "." CRLF after the bytes: drop our final line end so that no empty
+    // line is added to the message.
+    let data = body.strip_suffix(b"\r\n").unwrap_or(&body);
+    if let Err(e) = conn.message(data) {
+        conn.abort();
+        return Err(smtp_err(format!("message refused: {}", reply_text(&e))));
+    }
+    verbose("sent");
+    let _ = conn.quit();
+    Ok(())
+}
+
+fn tls_parameters(cfg: &SmtpConfig) -> Result<TlsParameters, SendError> {
+    let tls_err = |reason: String| SendError::Tls {
+        host: cfg.host.clone(),
+        port: cfg.port,
+        reason,
+    };
+    let mut b = TlsParameters::builder(cfg.host.clone());
+    if let Some(f) = &cfg.ca_file {
+        let pem = std::fs::read(f)
+            .map_err(|e| tls_err(format!("cannot read tls-ca-file {}: {e}", f.display())))?;
+        let cert = Certificate::from_pem(&pem)
+            .map_err(|e| tls_err(format!("tls-ca-file {}: {e}", f.display())))?;
+        b = b.add_root_certificate(cert);
+    }
+    if cfg.verify_ignore {
+        // Documented as dangerous: tls-verify=ignore.
+        b = b
+            .dangerous_accept_invalid_certs(true)
+            .dangerous_accept_invalid_hostnames(true);
+    }
+    b.build_native().map_err(|e| tls_err(error_chain(&e)))
+}
+
+/// A connection or TLS failure: refused/timed out name host and port; a TLS failure names the
+/// host (and says what the TLS library said).
+fn connect_error(cfg: &SmtpConfig, e: &lettre::transport::smtp::Error, tls: bool) -> SendError {
+    use std::error::Error as _;
+    let mut src = e.source();
+    let mut io = None;
+    while let Some(s) = src {
+        if let Some(i) = s.downcast_ref::<std::io::Error>() {
+            io = Some(i);
+            break;
+        }
+        src = s.source();
+    }
+    if e.status().is_some() {
+        return SendError::Smtp {
+            host: cfg.host.clone(),
+            port: cfg.port,
+            text: reply_text(e),
+        };
+    }
+    match io {
+        Some(i)
+            if matches!(
+                i.kind(),
+                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+            ) =>
+        {
+            SendError::Connect {
+                host: cfg.host.clone(),
+                port: cfg.port,
+                reason: format!("timed out after {} s", cfg.timeout.as_secs()),
+            }
+        }
+        Some(i) if !tls || !e.is_tls() => SendError::Connect {
+            host: cfg.host.clone(),
+            port: cfg.port,
+            reason: i.to_string(),
+        },
+        _ if tls => SendError::Tls {
+            host: cfg.host.clone(),
+            port: cfg.port,
+            reason: error_chain(e),
+        },
+        _ => SendError::Connect {
+            host: cfg.host.clone(),
+            port: cfg.port,
+            reason: error_chain(e),
+        },
+    }
+}
+
+/// The server's reply as "CODE text" when the error is a reply, else the error chain.
+fn reply_text(e: &lettre::transport::smtp::Error) -> String {
+    use std::error::Error as _;
+    let text = e.source().map(|s| s.to_string()).unwrap_or_default();
+    // lettre reads replies as UTF-8 text; a reply in GBK (QQ) arrives as an I/O error.
+    if text.contains("did not contain valid UTF-8") {
+        return "the server's reply is not UTF-8 text and cannot be shown".into();
+    }
+    match e.status() {
+        Some(code) => format!(
+            "{code} {}",
+            crate::message::charset::decode_guess(text.as_bytes())
+        ),
+        None => error_chain(e),
+    }
+}
+
+/// An error and its sources, joined with ": ", without lettre's "Connection error" prefixes
+/// repeated.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(x) = src {
+        let t = x.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        src = x.source();
+    }
+    s
+}
+
+/// Provider hints for a 535 reply, by host-name suffix (data, not protocol code).
+const AUTH_HINTS: &[(&[&str], &str)] = &[
+    (
+        &[
+            "qq.com", "163.com", "126.com", "yeah.net", "139.com", "189.cn", "sina.com",
+            "sina.cn", "sina.net",
+        ],
+        "this provider needs an authorization code (授权码) from its web settings, not the account password",
+    ),
+    (&["gmail.com", "googlemail.com"], "use an app password"),
+    (
+        &["outlook.com", "office365.com", "hotmail.com", "live.com"],
+        "Outlook.com requires OAuth2 (XOAUTH2), which rmail does not support yet",
+    ),
+];
+
+/// The hint for a failed login at `host`, if it is a known provider.
+pub fn auth_hint(host: &str) -> Option<&'static str> {
+    let h = host.trim_end_matches('.').to_ascii_lowercase();
+    AUTH_HINTS.iter().find_map(|(suffixes, hint)| {
+        suffixes
+            .iter()
+            .any(|s| h == *s || h.ends_with(&format!(".{s}")))
+            .then_some(*hint)
+    })
+}
+
+/// LF or CRLF line ends → CRLF (RFC 5321 §2.3.8), ending with one.
+fn to_crlf(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(b.len() + b.len() / 32 + 2);
+    let mut prev = 0u8;
+    for &c in b {
+        if c == b'\n' && prev != b'\r' {
+            out.push(b'\r');
+        }
+        out.push(c);
+        prev = c;
+    }
+    if !out.ends_with(b"\r\n") {
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// The password for `user` at the configured host, from the first source that has one.
+fn resolve_password(cfg: &SmtpConfig, user: &str) -> Result<String, SendError> {
+    let none = || SendError::NoPassword {
+        user: user.to_owned(),
+        host: cfg.host.clone(),
+    };
+    match &cfg.password {
+        PasswordSource::Given(p) => Ok(p.clone()),
+        PasswordSource::Command(cmd) => {
+            let out = std::process::Command::new("/bin/sh")
+                .args(["-c", cmd])
+                .stdin(std::process::Stdio::null())
+                .stderr(std::process::Stdio::inherit())
+                .output()
+                .map_err(|e| SendError::PasswordCommand(e.to_string()))?;
+            if !out.status.success() {
+                return Err(SendError::PasswordCommand(format!(
+                    "exited with {}",
+                    out.status
+                )));
+            }
+            let text = String::from_utf8_lossy(&out.stdout);
+            let line = text.lines().next().unwrap_or("").to_owned();
+            if line.is_empty() {
+                return Err(SendError::PasswordCommand("printed nothing".into()));
+            }
+            Ok(line)
+        }
+        PasswordSource::NetrcOrPrompt => {
+            let netrc = std::env::var_os("HOME")
+                .map(|h| PathBuf::from(h).join(".netrc"))
+                .and_then(|p| std::fs::read_to_string(p).ok());
+            if let Some(p) = netrc.and_then(|t| netrc_password(&t, &cfg.host, user)) {
+                return Ok(p);
+            }
+            if std::io::stdin().is_terminal() {
+                return prompt_password(&format!("Password for {user}@{}: ", cfg.host))
+                    .ok_or_else(none);
+            }
+            Err(none())
+        }
+    }
+}
+
+/// The password of the `.netrc` entry `machine HOST login USER password PASS` (a `default`
+/// entry also matches); `macdef` bodies are skipped.
+pub fn netrc_password(text: &str, host: &str, user: &str) -> Option<String> {
+    // Entries as (machine, login, password); machine "" is `default`.
+    let mut entries: Vec<(String, Option<String>, Option<String>)> = Vec::new();
+    let mut in_macdef = false;
+    for line in text.lines() {
+        if in_macdef {
+            in_macdef = !line.trim().is_empty();
+            continue;
+        }
+        let mut toks = line.split_whitespace();
+        while let Some(t) = toks.next() {
+            match t {
+                "machine" => entries.push((toks.next()?.to_owned(), None, None)),
+                "default" => entries.push((String::new(), None, None)),
+                "login" | "password" => {
+                    let v = toks.next().map(str::to_owned);
+                    if let Some(e) = entries.last_mut() {
+                        if t == "login" {
+                            e.1 = v;
+                        } else {
+                            e.2 = v;
+                        }
+                    }
+                }
+                "account" => {
+                    toks.next();
+                }
+                "macdef" => {
+                    in_macdef = true;
+                    break;
+                }
+                _ => {}
+            }
+        }
+    }
+    entries.into_iter().find_map(|(m, l, p)| {
+        ((m.is_empty() || m.eq_ignore_ascii_case(host)) && l.as_deref().is_none_or(|l| l == user))
+            .then_some(p)
+            .flatten()
+    })
+}
+
+/// Reads a line from the terminal with echo off; `None` when there is no terminal.
+fn prompt_password(prompt: &str) -> Option<String> {
+    use rustix::termios::{tcgetattr, tcsetattr, LocalModes, OptionalActions};
+    let mut tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .ok()?;
+    let saved = tcgetattr(&tty).ok()?;
+    let mut quiet = saved.clone();
+    quiet.local_modes.remove(LocalModes::ECHO);
+    tty.write_all(prompt.as_bytes()).ok()?;
+    tty.flush().ok()?;
+    tcsetattr(&tty, OptionalActions::Flush, &quiet).ok()?;
+    let mut line = String::new();
+    let read = std::io::BufReader::new(&tty).read_line(&mut line);
+    let _ = tcsetattr(&tty, OptionalActions::Flush, &saved);
+    let _ = tty.write_all(b"\n");
+    read.ok()?;
+    let p = line.trim_end_matches(['\n', '\r']).to_owned();
+    (!p.is_empty()).then_some(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let v: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        move |k| v.iter().find(|(a, _)| a == k).map(|(_, b)| b.clone())
+    }
+
+    #[test]
+    fn urls() {
+        let g = vars(&[]);
+        let c = config_from("smtps://user%40example.com@mail.example.com", &g)
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.user.as_deref(), Some("user@example.com"));
+        assert_eq!((c.host.as_str(), c.port), ("mail.example.com", 465));
+        assert_eq!(c.security, Security::Tls);
+        let c = config_from("submission://h:2525", &g).unwrap().unwrap();
+        assert_eq!(
+            (c.port, c.security, c.user),
+            (2525, Security::StartTls, None)
+        );
+        let c = config_from("smtp://[::1]", &g).unwrap().unwrap();
+        assert_eq!(
+            (c.host.as_str(), c.port, c.security),
+            ("::1", 25, Security::Plain)
+        );
+        let g2 = vars(&[("smtp-use-starttls", ""), ("smtp-auth-user", "bob")]);
+        let c = config_from("smtp://h", &g2).unwrap().unwrap();
+        assert_eq!(c.security, Security::StartTls);
+        assert_eq!(c.user.as_deref(), Some("bob"));
+        assert!(config_from("/usr/sbin/sendmail", &g).is_none());
+        assert!(config_from("imap://h", &g).is_none());
+        assert!(matches!(
+            config_from("smtp://h:x", &g),
+            Some(Err(SendError::SmtpUrl { .. }))
+        ));
+        assert!(matches!(
+            config_from("smtp://u@", &g),
+            Some(Err(SendError::SmtpUrl { .. }))
+        ));
+    }
+
+    #[test]
+    fn password_never_in_debug_or_errors() {
+        let g = vars(&[("smtp-auth-password", "s3cret")]);
+        let c = config_from("smtps://u@h", &g).unwrap().unwrap();
+        assert!(!format!("{c:?}").contains("s3cret"));
+        let Some(Err(e)) = config_from("smtps://u:s3cret@h:bad", &g) else {
+            panic!("accepted a bad port");
+        };
+        assert!(!e.to_string().contains("s3cret"), "{e}");
+    }
+
+    #[test]
+    fn crlf_conversion() {
+        assert_eq!(to_crlf(b"a\nb\r\n.c\n"), b"a\r\nb\r\n.c\r\n");
+        assert_eq!(to_crlf(b"a"), b"a\r\n");
+    }
+
+    #[test]
+    fn netrc() {
+        let t = "machine other login u password x\n\
+                 macdef init\nmachine smtp.example.com password no\n\n\
+                 machine smtp.example.com login me password pw1\n\
+                 default login me password dflt\n";
+        assert_eq!(
+            netrc_password(t, "smtp.example.com", "me").as_deref(),
+            Some("pw1")
+        );
+        assert_eq!(
+            netrc_password(t, "SMTP.example.com", "me").as_deref(),
+            Some("pw1")
+        );
+        assert_eq!(
+            netrc_password(t, "else.example", "me").as_deref(),
+            Some("dflt")
+        );
+        assert_eq!(netrc_password(t, "other", "me").as_deref(), Some("dflt"));
+        assert_eq!(netrc_password("machine h login a", "h", "a"), None);
+    }
+
+    #[test]
+    fn hints() {
+        assert!(auth_hint("smtp.qq.com").unwrap().contains("授权码"));
+        assert!(auth_hint("smtp.163.com").unwrap().contains("授权码"));
+        assert!(auth_hint("smtp.gmail.com")
+            .unwrap()
+            .contains("app password"));
+        assert!(auth_hint("smtp-mail.outlook.com")
+            .unwrap()
+            .contains("OAuth2"));
+        assert_eq!(auth_hint("notqq.com"), None);
+        assert_eq!(auth_hint("localhost"), None);
+    }
+}
