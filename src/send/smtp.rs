@@ -49,6 +49,19 @@ pub enum Security {
     Tls,
 }
 
+/// s-nail's `smtp-auth`: which SASL mechanism to use when a user is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// Unset: PLAIN when the server offers it, else LOGIN.
+    Any,
+    /// `smtp-auth=plain` (RFC 4616).
+    Plain,
+    /// `smtp-auth=login` (draft-murchison-sasl-login).
+    Login,
+    /// `smtp-auth=none`: no AUTH even when a user is known.
+    None,
+}
+
 /// Where the AUTH password comes from; resolved only when AUTH actually happens.
 #[derive(Clone, PartialEq, Eq)]
 pub enum PasswordSource {
@@ -83,6 +96,8 @@ pub struct SmtpConfig {
     pub security: Security,
     /// The AUTH user; `None` means no AUTH.
     pub user: Option<String>,
+    /// `smtp-auth`: the mechanism.
+    pub auth: AuthMethod,
     /// Where the password comes from.
     pub password: PasswordSource,
     /// `smtp-hostname`: the EHLO name; `None` means this machine's host name.
@@ -100,7 +115,7 @@ pub struct SmtpConfig {
 }
 
 /// Reads an SMTP transport from `url` and the variables `get` returns (`smtp-auth-user`,
-/// `smtp-auth-password`, `password-command`, `smtp-use-starttls`, `smtp-hostname`,
+/// `smtp-auth`, `smtp-auth-password`, `password-command`, `smtp-use-starttls`, `smtp-hostname`,
 /// `smtp-timeout`, `tls-ca-file`, `tls-verify`, `smtp-auth-allow-cleartext`, `verbose`).
 /// Returns `None` when `url` is not an SMTP URL; an error names what is wrong with it.
 pub fn config_from(
@@ -173,11 +188,28 @@ fn parse_rest(
             }
         },
     };
+    let auth = match get("smtp-auth")
+        .map(|a| a.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("") => AuthMethod::Any,
+        Some("plain") => AuthMethod::Plain,
+        Some("login") => AuthMethod::Login,
+        Some("none") => AuthMethod::None,
+        Some(other) => {
+            return Err(SendError::SmtpUrl {
+                url: redact_url(url),
+                reason: format!("smtp-auth={other} is not supported (plain, login or none)"),
+            })
+        }
+    };
+    let user = if auth == AuthMethod::None { None } else { user };
     Ok(SmtpConfig {
         host: host.to_owned(),
         port: port.unwrap_or(default_port),
         security,
         user,
+        auth,
         password,
         hello: get("smtp-hostname").filter(|h| !h.is_empty()),
         timeout: Duration::from_secs(timeout),
@@ -324,7 +356,12 @@ pub fn send(cfg: &SmtpConfig, msg: &Outgoing<'_>) -> Result<(), SendError> {
         };
         verbose(&format!("AUTH as {user}"));
         let creds = Credentials::new(user.clone(), password);
-        if let Err(e) = conn.auth(&[Mechanism::Plain, Mechanism::Login], &creds) {
+        let mechanisms: &[Mechanism] = match cfg.auth {
+            AuthMethod::Plain => &[Mechanism::Plain],
+            AuthMethod::Login => &[Mechanism::Login],
+            AuthMethod::Any | AuthMethod::None => &[Mechanism::Plain, Mechanism::Login],
+        };
+        if let Err(e) = conn.auth(mechanisms, &creds) {
             conn.abort();
             let mut text = reply_text(&e);
             if e.status().is_some_and(|c| c.to_string() == "535") {
@@ -450,7 +487,9 @@ fn connect_error(cfg: &SmtpConfig, e: &lettre::transport::smtp::Error, tls: bool
         _ if tls => SendError::Tls {
             host: cfg.host.clone(),
             port: cfg.port,
-            reason: error_chain(e),
+            reason: error_chain(e)
+                .trim_start_matches("Connection error: ")
+                .to_owned(),
         },
         _ => SendError::Connect {
             host: cfg.host.clone(),
@@ -683,6 +722,14 @@ mod tests {
         let c = config_from("smtp://h", &g2).unwrap().unwrap();
         assert_eq!(c.security, Security::StartTls);
         assert_eq!(c.user.as_deref(), Some("bob"));
+        let g3 = vars(&[("smtp-auth", "none"), ("smtp-auth-user", "bob")]);
+        let c = config_from("smtp://h", &g3).unwrap().unwrap();
+        assert_eq!((c.auth, c.user), (AuthMethod::None, None));
+        let g4 = vars(&[("smtp-auth", "cram-md5")]);
+        assert!(matches!(
+            config_from("smtp://h", &g4),
+            Some(Err(SendError::SmtpUrl { .. }))
+        ));
         assert!(config_from("/usr/sbin/sendmail", &g).is_none());
         assert!(config_from("imap://h", &g).is_none());
         assert!(matches!(

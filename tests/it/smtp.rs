@@ -171,6 +171,7 @@ fn start(dir: &Path, mode: Mode) -> Option<Server> {
         Mode::Plain => "plain",
     };
     let mut child = Command::new(PYTHON)
+        .args(["-W", "ignore"])
         .arg(&script)
         .args([mode])
         .args([&cert, &key, &out])
@@ -323,6 +324,42 @@ fn password_command_supplies_the_password() {
     ));
     send_with(dir.path(), &v, "bob@example.com").expect("send");
     assert_eq!(s.count(), 1);
+}
+
+#[test]
+fn auth_login_when_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(s) = start(dir.path(), Mode::Tls) else {
+        return;
+    };
+    let mut v = tls_vars(&s, "smtps", PASSWORD);
+    v.push(("smtp-auth", "login".into()));
+    send_with(dir.path(), &v, "bob@example.com").expect("send with AUTH LOGIN");
+    assert_eq!(s.count(), 1);
+}
+
+#[test]
+fn silent_server_times_out_naming_host_and_port() {
+    let dir = tempfile::tempdir().unwrap();
+    // The kernel completes the handshake; nobody ever sends a greeting.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let t = std::time::Instant::now();
+    let e = send_with(
+        dir.path(),
+        &[
+            ("mta", format!("smtp://127.0.0.1:{port}")),
+            ("smtp-timeout", "1".into()),
+        ],
+        "bob@example.com",
+    )
+    .unwrap_err();
+    drop(l);
+    assert!(matches!(e, SendError::Connect { .. }), "{e:?}");
+    let text = e.to_string();
+    assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+    assert!(text.contains("timed out"), "{text}");
+    assert!(t.elapsed() < Duration::from_secs(4));
 }
 
 #[test]
