@@ -16,8 +16,17 @@ _rmail() {
             ",$1")
                 cmd="rmail"
                 ;;
+            rmail,account)
+                cmd="rmail__subcmd__account"
+                ;;
             rmail,deliver)
                 cmd="rmail__subcmd__deliver"
+                ;;
+            rmail,presets)
+                cmd="rmail__subcmd__presets"
+                ;;
+            rmail__subcmd__account,add)
+                cmd="rmail__subcmd__account__subcmd__add"
                 ;;
             *)
                 ;;
@@ -26,7 +35,7 @@ _rmail() {
 
     case "${cmd}" in
         rmail)
-            opts="-f -u -H -N -e -n -i -R -S -v -s -c -b -r -a -t -E -h -V --help --version deliver"
+            opts="-f -u -H -N -e -n -i -R -S -A -v -s -c -b -r -a -t -E -h -V --help --version deliver presets account"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -37,6 +46,10 @@ _rmail() {
                     return 0
                     ;;
                 -S)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -A)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -67,6 +80,38 @@ _rmail() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        rmail__subcmd__account)
+            opts="-h --help add"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rmail__subcmd__account__subcmd__add)
+            opts="-h --name --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         rmail__subcmd__deliver)
             opts="-f -h --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -78,6 +123,20 @@ _rmail() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rmail__subcmd__presets)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_rmail_global_optspecs
-    string join \n f u= H N e n i R S= v s= c= b= r= a= t E h/help V/version
+    string join \n f u= H N e n i R S= A= v s= c= b= r= a= t E h/help V/version
 end
 
 function __fish_rmail_needs_command
@@ -26,6 +26,7 @@ end
 
 complete -c rmail -n "__fish_rmail_needs_command" -s u -d 'Read the system mailbox of USER instead of your own' -r
 complete -c rmail -n "__fish_rmail_needs_command" -s S -d 'Set variable VAR (to VALUE), after the start-up files are read; repeatable' -r
+complete -c rmail -n "__fish_rmail_needs_command" -s A -d 'Apply the start-up files\' `account ACCOUNT { … }` block after the start-up files are read, before the -S assignments (so -S overrides the account); reading and sending' -r
 complete -c rmail -n "__fish_rmail_needs_command" -s s -d 'Send: the subject' -r
 complete -c rmail -n "__fish_rmail_needs_command" -s c -d 'Send: carbon-copy recipients (comma-separated; repeatable)' -r
 complete -c rmail -n "__fish_rmail_needs_command" -s b -d 'Send: blind carbon-copy recipients (never shown in the message; repeatable)' -r
@@ -44,5 +45,12 @@ complete -c rmail -n "__fish_rmail_needs_command" -s E -d 'Send: do not send a m
 complete -c rmail -n "__fish_rmail_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c rmail -n "__fish_rmail_needs_command" -s V -l version -d 'Print version'
 complete -c rmail -n "__fish_rmail_needs_command" -a "deliver" -d 'Deliver the message on standard input into USER\'s system mailbox, as the user running it (the local delivery agent; refuses to run as root)'
+complete -c rmail -n "__fish_rmail_needs_command" -a "presets" -d 'List the mail provider presets: SMTP, IMAP and POP3 servers (host:port, TLS mode) and the provider\'s quirks (authorization code, app password, OAuth2, IMAP ID)'
+complete -c rmail -n "__fish_rmail_needs_command" -a "account" -d 'Manage accounts in the start-up file ($MAILRC, else ~/.mailrc)'
 complete -c rmail -n "__fish_rmail_using_subcommand deliver" -s f -d 'The envelope sender for the From_ line' -r
 complete -c rmail -n "__fish_rmail_using_subcommand deliver" -s h -l help -d 'Print help'
+complete -c rmail -n "__fish_rmail_using_subcommand presets" -s h -l help -d 'Print help'
+complete -c rmail -n "__fish_rmail_using_subcommand account; and not __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
+complete -c rmail -n "__fish_rmail_using_subcommand account; and not __fish_seen_subcommand_from add" -f -a "add" -d 'Append an `account NAME { … }` block for ADDRESS at PRESET\'s provider to $MAILRC or ~/.mailrc (created with mode 0600; existing lines are never rewritten; refused when an account NAME exists). No password is written: set `password-command` in the block'
+complete -c rmail -n "__fish_rmail_using_subcommand account; and __fish_seen_subcommand_from add" -l name -d 'The account name (default: the preset name)' -r
+complete -c rmail -n "__fish_rmail_using_subcommand account; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'

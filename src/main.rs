@@ -1,7 +1,7 @@
 //! `rmail`: argv → cli → reader; errors → exit status (0/1 like mailx, 64 for usage errors).
 
 use clap::Parser;
-use rmail::cli::{Cli, Command};
+use rmail::cli::{AccountAction, Cli, Command};
 use rmail::error::{EXIT_OK, EXIT_USAGE};
 use rmail::mua;
 use std::path::PathBuf;
@@ -24,9 +24,24 @@ fn main() {
 }
 
 fn run(cli: Cli) -> i32 {
-    if let Some(Command::Deliver { sender, user }) = &cli.command {
-        return deliver(sender, user);
+    match &cli.command {
+        Some(Command::Deliver { sender, user }) => return deliver(sender, user),
+        Some(Command::Presets) => {
+            print!("{}", rmail::config::presets::table());
+            return EXIT_OK;
+        }
+        Some(Command::Account {
+            action:
+                AccountAction::Add {
+                    preset,
+                    address,
+                    name,
+                },
+        }) => return account_add(preset, address, name.as_deref()),
+        None => {}
     }
+    // -A: applied by the session after the start-up files, in both modes.
+    mua::account::set_startup_account(cli.account.clone());
     let sending = cli.template || (!cli.operands.is_empty() && !cli.folder);
     if sending {
         if cli.folder || cli.user.is_some() || cli.headers_only || cli.check {
@@ -79,6 +94,76 @@ fn run(cli: Cli) -> i32 {
         set: cli.set,
         verbose: cli.verbose,
     })
+}
+
+/// `rmail account add PRESET ADDRESS [--name NAME]`: appends an account block to $MAILRC or
+/// ~/.mailrc and prints it with the provider's login hints. 0 written, 64 refused.
+fn account_add(preset: &str, address: &str, name: Option<&str>) -> i32 {
+    use rmail::config::{accounts, presets};
+    let Some(p) = presets::find(preset) else {
+        let names: Vec<&str> = presets::PRESETS.iter().map(|p| p.name).collect();
+        eprintln!(
+            "rmail account add: no preset \"{preset}\"; presets: {}",
+            names.join(" ")
+        );
+        return EXIT_USAGE;
+    };
+    let name = name.unwrap_or(p.name);
+    let path = match std::env::var_os("MAILRC").filter(|m| !m.is_empty()) {
+        Some(m) => PathBuf::from(m),
+        None => std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_default()
+            .join(".mailrc"),
+    };
+    let block = match accounts::append(&path, name, p, address) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("rmail account add: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    println!("Added to {}:", path.display());
+    print!("{block}");
+    if let Some(other) = presets::for_address(address).filter(|o| o.name != p.name) {
+        println!(
+            "Note: {address} looks like a {} address (preset \"{}\").",
+            other.title, other.name
+        );
+    }
+    let q = p.quirks;
+    if q.auth_code {
+        println!(
+            "Note: {} needs an authorization code (授权码) from its web settings, not your \
+             login password; enable SMTP/IMAP/POP3 there first.",
+            p.title
+        );
+    }
+    if q.app_password {
+        println!(
+            "Note: {} needs an app password (two-step verification on), not your account \
+             password.",
+            p.title
+        );
+    }
+    if q.oauth2_required {
+        println!(
+            "Note: {} requires OAuth2 (XOAUTH2); rmail does not support OAuth2 yet, so \
+             password logins will be refused.",
+            p.title
+        );
+    }
+    if q.imap_id {
+        println!(
+            "Note: {}'s IMAP server needs the IMAP ID command (RFC 2971).",
+            p.title
+        );
+    }
+    println!(
+        "Store the password outside the file, e.g. uncomment the password-command line; \
+         use it with: rmail -A {name}"
+    );
+    EXIT_OK
 }
 
 /// `-f +name` means the folder directory, as in mailx; the rest is a path.

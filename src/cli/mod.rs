@@ -59,6 +59,11 @@ pub struct Cli {
     #[arg(short = 'S', value_name = "VAR[=VALUE]", action = ArgAction::Append)]
     pub set: Vec<String>,
 
+    /// Apply the start-up files' `account ACCOUNT { … }` block after the start-up files are
+    /// read, before the -S assignments (so -S overrides the account); reading and sending.
+    #[arg(short = 'A', value_name = "ACCOUNT")]
+    pub account: Option<String>,
+
     /// Verbose: report what is done to mailboxes (indexing, write-back) on stderr.
     #[arg(short = 'v', action = ArgAction::SetTrue)]
     pub verbose: bool,
@@ -114,5 +119,33 @@ pub enum Command {
         /// The recipient's login name.
         #[arg(value_name = "USER")]
         user: String,
+    },
+    /// List the mail provider presets: SMTP, IMAP and POP3 servers (host:port, TLS mode) and
+    /// the provider's quirks (authorization code, app password, OAuth2, IMAP ID).
+    Presets,
+    /// Manage accounts in the start-up file ($MAILRC, else ~/.mailrc).
+    Account {
+        /// What to do.
+        #[command(subcommand)]
+        action: AccountAction,
+    },
+}
+
+/// `rmail account` subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum AccountAction {
+    /// Append an `account NAME { … }` block for ADDRESS at PRESET's provider to $MAILRC or
+    /// ~/.mailrc (created with mode 0600; existing lines are never rewritten; refused when an
+    /// account NAME exists). No password is written: set `password-command` in the block.
+    Add {
+        /// A preset name from `rmail presets` (e.g. qq, 163, gmail).
+        #[arg(value_name = "PRESET")]
+        preset: String,
+        /// The mail address (used as From: and as the SMTP login).
+        #[arg(value_name = "ADDRESS")]
+        address: String,
+        /// The account name (default: the preset name).
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
     },
 }

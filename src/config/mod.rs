@@ -1,3 +1,6 @@
-//! Configuration files: `mailrc` (mailx start-up files).
+//! Configuration files: `mailrc` (mailx start-up files), their `account` blocks
+//! ([`accounts`]), and the mail provider table ([`presets`]).
 
+pub mod accounts;
 pub mod mailrc;
+pub mod presets;

@@ -66,6 +66,7 @@ enum Cmd {
     Unretain,
     Pipe,
     Newmail,
+    Account,
 }
 
 /// (name, shortest accepted abbreviation, command), in lookup order.
@@ -143,6 +144,7 @@ const TABLE: &[(&str, usize, Cmd)] = &[
     ("+", 1, Cmd::Next),
     ("newmail", 4, Cmd::Newmail),
     ("inc", 3, Cmd::Newmail),
+    ("account", 2, Cmd::Account),
 ];
 
 fn lookup(word: &str) -> Option<Cmd> {
@@ -294,6 +296,7 @@ impl Session {
                 }
             }
             Cmd::Alias => self.cmd_alias(args),
+            Cmd::Account => self.cmd_account(args),
             Cmd::Unalias => {
                 for w in split_words(args) {
                     if self.aliases.remove(&w).is_none() {

@@ -9,6 +9,7 @@
 //! - [`vars`]: variables and word splitting.
 //! - [`send`]: send mode (`rmail -s subject user`).
 
+pub mod account;
 pub mod commands;
 pub mod display;
 pub mod files;

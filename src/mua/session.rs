@@ -193,6 +193,9 @@ pub struct Session {
     source_depth: usize,
     /// Send mode (`if s` is true, `if r` false), else receive mode.
     pub sending: bool,
+    /// `account NAME { … }` blocks read from start-up files: name → lines, not yet run
+    /// (see [`super::account`]).
+    pub accounts: BTreeMap<String, Vec<String>>,
 }
 
 /// `source` nesting limit (a file that sources itself stops here, as Heirloom mailx does).
@@ -218,6 +221,7 @@ impl Session {
             stop: None,
             source_depth: 0,
             sending: false,
+            accounts: BTreeMap::new(),
         }
     }
 
@@ -478,7 +482,8 @@ impl Session {
     }
 
     /// Reads the start-up files — `/etc/mail.rc` (or `RMAIL_SYSTEM_MAILRC`) unless
-    /// `no_system_rc`, then `$MAILRC` or `~/.mailrc` — and applies the `-S` assignments.
+    /// `no_system_rc`, then `$MAILRC` or `~/.mailrc` — then the `-A` account (exiting 64 when
+    /// it is unknown, see [`Session::apply_startup_account`]), then the `-S` assignments.
     pub fn load_startup_files(&mut self, no_system_rc: bool, set: &[String]) {
         if !no_system_rc {
             let sys = std::env::var_os("RMAIL_SYSTEM_MAILRC")
@@ -491,6 +496,7 @@ impl Session {
             None => self.env.home.join(".mailrc"),
         };
         self.source_file(&user_rc, true);
+        self.apply_startup_account();
         for a in set {
             self.vars.assign(a);
         }
@@ -524,12 +530,8 @@ impl Session {
         let text = String::from_utf8_lossy(&text);
         let depth = self.cond.len();
         self.source_depth += 1;
-        for line in crate::config::mailrc::command_lines(&text) {
-            self.execute(&line);
-            if self.stop.is_some() {
-                break;
-            }
-        }
+        let items = crate::config::accounts::group(crate::config::mailrc::command_lines(&text));
+        self.run_items(items, &path.display().to_string());
         self.source_depth -= 1;
         if self.cond.len() != depth {
             eprintln!("rmail: {}: missing \"endif\"", path.display());

@@ -1,6 +1,7 @@
 //! The one integration test binary: runs the real `rmail` with HOME, MAIL and MAILRC in a
 //! temp dir (see `util`).
 
+mod accounts;
 mod conformance;
 mod docs;
 mod fixtures_parse;
