@@ -87,8 +87,12 @@ At the \fB&\fR prompt rmail accepts the POSIX mailx commands, with their abbrevi
 \fBshell\fR (sh), \fBsource\fR (so), \fBecho\fR (ec), \fBif\fR/\fBelse\fR/\fBendif\fR,
 \fBvisual\fR (v), \fBedit\fR (e), \fB=\fR, \fB?\fR, \fBhelp\fR, \fBlist\fR (l), \fBcd\fR,
 \fBchdir\fR, \fBunread\fR (U), \fBnew\fR, \fBversion\fR, \fBnewmail\fR, \fBinc\fR.
-Composing commands (\fBmail\fR, \fBreply\fR, \fBReply\fR, \fBrespond\fR, \fBfollowup\fR,
-\fBFollowup\fR) are not supported yet and say so.
+Composing: \fBmail\fR (m) \fIaddress\fR..., \fBreply\fR/\fBrespond\fR (r) to the sender and
+all recipients, \fBReply\fR/\fBRespond\fR (R) to the sender only (\fBflipr\fR swaps them),
+\fBfollowup\fR/\fBFollowup\fR (also keep a copy in a folder named after the recipient).
+The body ends at end-of-file, a lone \fB.\fR or \fB~.\fR; tilde escapes: \fB~? ~! ~: ~_ ~< ~<!
+~r ~a ~A ~b ~c ~t ~s ~h ~d ~e ~v ~f ~F ~m ~M ~p ~q ~x ~w ~| ~~\fR. \fBquote\fR quotes the
+original with \fBindentprefix\fR.
 .PP
 Message lists: \fIn\fR, \fIn\-m\fR, \fB*\fR, \fB.\fR, \fB^\fR, \fB$\fR, \fB+\fR, \fB\-\fR,
 \fB:n\fR (new), \fB:o\fR (old), \fB:u\fR (unread), \fB:r\fR (read), \fB:d\fR (deleted),

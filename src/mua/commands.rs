@@ -345,10 +345,7 @@ impl Session {
             }
             Cmd::ShellEscape => self.shell(Some(args)),
             Cmd::Shell => self.shell(if args.is_empty() { None } else { Some(args) }),
-            Cmd::Compose => {
-                eprintln!("{word}: composing mail is not yet supported by rmail");
-                self.last_failed = true;
-            }
+            Cmd::Compose => self.cmd_compose(word, args),
             Cmd::File => self.cmd_file(args),
             Cmd::Folders => self.cmd_folders(),
             Cmd::Help => print_help(),

@@ -14,6 +14,7 @@ pub mod commands;
 pub mod display;
 pub mod files;
 pub mod msglist;
+pub mod reply;
 pub mod send;
 pub mod session;
 pub mod summary;

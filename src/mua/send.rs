@@ -62,12 +62,40 @@ pub fn run(req: SendRequest) -> i32 {
     if interactive && subject.is_none() && !req.template {
         subject = Some(prompt_line("Subject: ").unwrap_or_default());
     }
-    let mut body = match read_body(interactive, &s) {
-        Ok(b) => b,
-        Err(e) => {
+    let mut body = if interactive {
+        // On a terminal the body is composed with the tilde escapes, which may also change
+        // the recipients and the subject.
+        let mut draft = Parts {
+            to: std::mem::take(&mut req.to),
+            cc: std::mem::take(&mut req.cc),
+            bcc: std::mem::take(&mut req.bcc),
+            subject: subject.take(),
+            ..Parts::default()
+        };
+        let ending = s.collect_body(&mut draft, &mut io::stdin().lock());
+        (req.to, req.cc, req.bcc, subject) = (draft.to, draft.cc, draft.bcc, draft.subject);
+        match ending {
+            Ok(super::reply::Ending::Send) => draft.body,
+            Ok(super::reply::Ending::Abort { save }) => {
+                if save {
+                    let from = format!("{}@{}", s.env.user, hostname());
+                    save_dead_letter(&s, &from, &draft.body);
+                }
+                return EXIT_OK;
+            }
+            Err(e) => {
+                eprintln!("rmail: cannot read the message: {e}");
+                save_dead_letter(&s, &s.env.user.clone(), &draft.body);
+                return EXIT_SEND;
+            }
+        }
+    } else {
+        let mut b = Vec::new();
+        if let Err(e) = io::stdin().lock().read_to_end(&mut b) {
             eprintln!("rmail: cannot read the message: {e}");
             return EXIT_SEND;
         }
+        b
     };
     if req.template {
         let (hdr, rest) = take_template_header(&body);
@@ -158,7 +186,12 @@ pub fn send_parts(s: &Session, p: Parts) -> Result<(), i32> {
     let from = p
         .from
         .clone()
-        .or_else(|| s.vars.get("from").filter(|f| !f.is_empty()).map(str::to_owned))
+        .or_else(|| {
+            s.vars
+                .get("from")
+                .filter(|f| !f.is_empty())
+                .map(str::to_owned)
+        })
         .unwrap_or_else(|| format!("{}@{}", s.env.user, hostname()));
     let now = chrono::Local::now().fixed_offset();
     let draft = Draft {
@@ -173,7 +206,12 @@ pub fn send_parts(s: &Session, p: Parts) -> Result<(), i32> {
         sendcharsets: s
             .vars
             .get("sendcharsets")
-            .map(|v| v.split(',').map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()).collect())
+            .map(|v| {
+                v.split(',')
+                    .map(|c| c.trim().to_owned())
+                    .filter(|c| !c.is_empty())
+                    .collect()
+            })
             .unwrap_or_default(),
         date: now,
         message_id: format!(
@@ -202,9 +240,12 @@ pub fn send_parts(s: &Session, p: Parts) -> Result<(), i32> {
         own_mailbox: s.env.system_mailbox.clone(),
         domains: send::local_domains(),
     };
-    let result = Transport::from_mta(s.vars.get("mta")).and_then(|t| {
+    let result = Transport::from_vars(&|n| s.vars.get(n).map(str::to_owned)).and_then(|t| {
         if s.vars.is_set("verbose") {
-            eprintln!("rmail: sending through {t:?} to {}", composed.recipients.join(", "));
+            eprintln!(
+                "rmail: sending through {t:?} to {}",
+                composed.recipients.join(", ")
+            );
         }
         send::send(&t, &out, &site)
     });
@@ -218,7 +259,9 @@ pub fn send_parts(s: &Session, p: Parts) -> Result<(), i32> {
                 .into_iter()
                 .chain(p.record);
             for path in records {
-                if let Err(e) = crate::mda::deliver_to_mbox(&path, &composed.envelope_from, &composed.bytes) {
+                if let Err(e) =
+                    crate::mda::deliver_to_mbox(&path, &composed.envelope_from, &composed.bytes)
+                {
                     eprintln!("rmail: sent, but cannot record a copy: {e}");
                 }
             }
@@ -297,30 +340,6 @@ fn split_commas(list: &str) -> Vec<&str> {
     }
     parts.push(&list[start..]);
     parts
-}
-
-/// The message body: all of standard input; on a terminal, lines up to end-of-file or a line
-/// holding only `.` (the seed's transcript ends the body that way).
-fn read_body(interactive: bool, _s: &Session) -> io::Result<Vec<u8>> {
-    let mut body = Vec::new();
-    if !interactive {
-        io::stdin().lock().read_to_end(&mut body)?;
-        return Ok(body);
-    }
-    let stdin = io::stdin();
-    let mut line = Vec::new();
-    let mut lock = stdin.lock();
-    loop {
-        line.clear();
-        if lock.read_until(b'\n', &mut line)? == 0 {
-            break;
-        }
-        if line == b".\n" || line == b"." {
-            break;
-        }
-        body.extend_from_slice(&line);
-    }
-    Ok(body)
 }
 
 fn prompt_line(prompt: &str) -> Option<String> {

@@ -554,8 +554,9 @@ impl Session {
     }
 
     fn loop_plain(&mut self) -> i32 {
+        // The stdin lock is taken per line, not held: commands such as `mail` and `reply`
+        // read the message body from the same (buffered) standard input.
         let stdin = io::stdin();
-        let mut lock = stdin.lock();
         let mut buf = Vec::new();
         loop {
             if let Some(p) = self.vars.get("prompt") {
@@ -563,7 +564,7 @@ impl Session {
                 let _ = io::stdout().flush();
             }
             buf.clear();
-            match lock.read_until(b'\n', &mut buf) {
+            match stdin.lock().read_until(b'\n', &mut buf) {
                 Ok(0) => return self.eof(),
                 Err(e) => return self.input_lost(&e),
                 Ok(_) => {}

@@ -2,6 +2,7 @@
 //! temp dir (see `util`).
 
 mod accounts;
+mod compose;
 mod conformance;
 mod docs;
 mod fixtures_parse;

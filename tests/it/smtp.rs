@@ -504,7 +504,6 @@ fn rmail_args<'a>(s: &'a Server, extra: &'a [String]) -> Vec<String> {
 }
 
 #[test]
-#[ignore = "needs send mode to read SMTP variables"]
 fn e2e_smtps_send_mode_delivers() {
     let dir = tempfile::tempdir().unwrap();
     let Some(s) = start(dir.path(), Mode::Tls) else {
@@ -536,7 +535,6 @@ fn e2e_smtps_send_mode_delivers() {
 }
 
 #[test]
-#[ignore = "needs send mode to read SMTP variables"]
 fn e2e_rejected_recipient_exits_4_with_dead_letter() {
     let dir = tempfile::tempdir().unwrap();
     let Some(s) = start(dir.path(), Mode::Tls) else {
