@@ -41,7 +41,6 @@ fn run(cli: Cli) -> i32 {
         None => {}
     }
     // -A: applied by the session after the start-up files, in both modes.
-    mua::account::set_startup_account(cli.account.clone());
     let sending = cli.template || (!cli.operands.is_empty() && !cli.folder);
     if sending {
         if cli.folder || cli.user.is_some() || cli.headers_only || cli.check {
@@ -60,6 +59,7 @@ fn run(cli: Cli) -> i32 {
             no_system_rc: cli.no_system_rc,
             set: cli.set,
             verbose: cli.verbose,
+            account: cli.account,
         });
     }
     if cli.subject.is_some() || !cli.cc.is_empty() || !cli.bcc.is_empty() || !cli.attach.is_empty()
@@ -93,6 +93,7 @@ fn run(cli: Cli) -> i32 {
         read_only: cli.read_only,
         set: cli.set,
         verbose: cli.verbose,
+        account: cli.account,
     })
 }
 

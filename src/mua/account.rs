@@ -7,7 +7,7 @@
 //! NAME` on the command line. Start-up order: system and user start-up files, then `-A`, then
 //! `-S` (so a `-S` assignment overrides the account's `set`).
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 
 use super::session::Session;
 use crate::config::accounts::{block_start, Item};
@@ -16,17 +16,8 @@ use crate::config::accounts::{block_start, Item};
 const MAX_ACCOUNT_DEPTH: usize = 8;
 
 thread_local! {
-    /// The `-A NAME` of this process, set once by `main` before the session is created.
-    static STARTUP_ACCOUNT: RefCell<Option<String>> = const { RefCell::new(None) };
     /// Nesting of [`Session::apply_account`], against blocks that apply each other.
     static DEPTH: Cell<usize> = const { Cell::new(0) };
-}
-
-/// Records `-A NAME` for this process: [`Session::load_startup_files`] applies it after the
-/// start-up files, before `-S`. Needed because send mode and read mode build their sessions
-/// in different places.
-pub fn set_startup_account(name: Option<String>) {
-    STARTUP_ACCOUNT.with(|a| *a.borrow_mut() = name);
 }
 
 /// Why an account could not be applied.
@@ -92,19 +83,6 @@ impl Session {
         }
         DEPTH.with(|d| d.set(d.get() - 1));
         Ok(())
-    }
-
-    /// Applies the process's `-A NAME`, if any ([`set_startup_account`]). An unknown account
-    /// is a usage error: the message is printed and the process exits with status 64, as
-    /// nothing has been read or sent yet.
-    pub fn apply_startup_account(&mut self) {
-        let Some(name) = STARTUP_ACCOUNT.with(|a| a.borrow().clone()) else {
-            return;
-        };
-        if let Err(e) = self.apply_account(&name) {
-            eprintln!("rmail: -A: {e}");
-            std::process::exit(crate::error::EXIT_USAGE);
-        }
     }
 
     /// The `account` command: no argument lists the accounts as blocks; `account NAME`

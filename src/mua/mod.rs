@@ -48,6 +48,8 @@ pub struct Invocation {
     pub set: Vec<String>,
     /// `-v`.
     pub verbose: bool,
+    /// `-A NAME`: the account applied after the start-up files.
+    pub account: Option<String>,
 }
 
 /// Runs the reader; returns the process exit status (0 success, 1 no mail or failure,
@@ -61,7 +63,10 @@ pub fn run(inv: Invocation) -> i32 {
     if inv.verbose {
         s.vars.set("verbose", "");
     }
-    s.load_startup_files(inv.no_system_rc, &inv.set);
+    if let Err(e) = s.load_startup_files(inv.no_system_rc, inv.account.as_deref(), &inv.set) {
+        eprintln!("rmail: -A: {e}");
+        return EXIT_USAGE;
+    }
     if inv.read_only {
         s.vars.set("readonly", "");
     }

@@ -41,6 +41,8 @@ pub struct SendRequest {
     pub set: Vec<String>,
     /// `-v`.
     pub verbose: bool,
+    /// `-A NAME`: the account applied after the start-up files.
+    pub account: Option<String>,
 }
 
 /// Runs send mode; returns the exit status (0 sent, 64 usage error such as no recipients or a
@@ -49,7 +51,10 @@ pub fn run(req: SendRequest) -> i32 {
     let interactive = io::stdin().is_terminal();
     let mut s = Session::new(interactive);
     s.sending = true;
-    s.load_startup_files(req.no_system_rc, &req.set);
+    if let Err(e) = s.load_startup_files(req.no_system_rc, req.account.as_deref(), &req.set) {
+        eprintln!("rmail: -A: {e}");
+        return EXIT_USAGE;
+    }
     if req.verbose {
         s.vars.set("verbose", "");
     }

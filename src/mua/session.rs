@@ -482,9 +482,14 @@ impl Session {
     }
 
     /// Reads the start-up files — `/etc/mail.rc` (or `RMAIL_SYSTEM_MAILRC`) unless
-    /// `no_system_rc`, then `$MAILRC` or `~/.mailrc` — then the `-A` account (exiting 64 when
-    /// it is unknown, see [`Session::apply_startup_account`]), then the `-S` assignments.
-    pub fn load_startup_files(&mut self, no_system_rc: bool, set: &[String]) {
+    /// `no_system_rc`, then `$MAILRC` or `~/.mailrc` — then the `-A` account (an unknown one is
+    /// an error, which callers report as a usage error), then the `-S` assignments.
+    pub fn load_startup_files(
+        &mut self,
+        no_system_rc: bool,
+        account: Option<&str>,
+        set: &[String],
+    ) -> Result<(), super::account::AccountError> {
         if !no_system_rc {
             let sys = std::env::var_os("RMAIL_SYSTEM_MAILRC")
                 .map(PathBuf::from)
@@ -496,10 +501,13 @@ impl Session {
             None => self.env.home.join(".mailrc"),
         };
         self.source_file(&user_rc, true);
-        self.apply_startup_account();
+        if let Some(name) = account {
+            self.apply_account(name)?;
+        }
         for a in set {
             self.vars.assign(a);
         }
+        Ok(())
     }
 
     /// Runs commands from `path` (a start-up file or `source`); a missing file is silent when
