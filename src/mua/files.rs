@@ -151,28 +151,30 @@ impl Session {
         }
     }
 
-    pub(super) fn cmd_edit(&mut self, args: &str, word: &str) {
-        let Some(list) = self.list(args, Want::Undeleted) else {
-            return;
-        };
-        let var = if word.starts_with('v') {
-            "VISUAL"
-        } else {
-            "EDITOR"
-        };
+    /// Runs `VISUAL` (for `visual`, `~v`) or `EDITOR` (default `vi` / `ed`; variable, then
+    /// environment) on `path` through the shell, and waits for it.
+    pub(super) fn run_editor(&self, visual: bool, path: &Path) {
+        let var = if visual { "VISUAL" } else { "EDITOR" };
         let editor = self
             .vars
             .get(var)
             .map(str::to_owned)
             .or_else(|| std::env::var(var).ok())
             .filter(|e| !e.is_empty())
-            .unwrap_or_else(|| {
-                if var == "VISUAL" {
-                    "vi".into()
-                } else {
-                    "ed".into()
-                }
-            });
+            .unwrap_or_else(|| if visual { "vi".into() } else { "ed".into() });
+        let _ = Command::new(self.shell_path())
+            .arg("-c")
+            .arg(format!("{editor} \"$1\""))
+            .arg("sh")
+            .arg(path)
+            .status();
+    }
+
+    pub(super) fn cmd_edit(&mut self, args: &str, word: &str) {
+        let Some(list) = self.list(args, Want::Undeleted) else {
+            return;
+        };
+        let visual = word.starts_with('v');
         for n in list {
             let f = self.folder.as_ref().expect("folder");
             let raw = match f.mbox.read_message(n - 1) {
@@ -187,12 +189,7 @@ impl Session {
                 eprintln!("rmail: {}: {e}", path.display());
                 return;
             }
-            let _ = Command::new(self.shell_path())
-                .arg("-c")
-                .arg(format!("{editor} \"$1\""))
-                .arg("sh")
-                .arg(&path)
-                .status();
+            self.run_editor(visual, &path);
             if std::fs::read(&path).map(|v| v != raw).unwrap_or(false) {
                 eprintln!("rmail: message {n}: edits are not written back to the folder (not supported yet)");
             }
@@ -301,7 +298,9 @@ fn write_plain(path: &Path, chunks: &[Vec<u8>]) -> Result<(), mbox::StoreError> 
     f.sync_all().map_err(err)
 }
 
-fn write_private(path: &Path, data: &[u8]) -> io::Result<()> {
+/// Writes `data` to a new file at `path` (mode 0600); fails when `path` exists, so a file or
+/// link planted in a shared directory is never followed.
+pub(super) fn write_private(path: &Path, data: &[u8]) -> io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()
         .write(true)

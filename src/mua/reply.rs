@@ -451,37 +451,17 @@ impl Session {
     }
 
     fn edit_body(&mut self, visual: bool, p: &mut Parts) {
-        let var = if visual { "VISUAL" } else { "EDITOR" };
-        let editor = self
-            .vars
-            .get(var)
-            .map(str::to_owned)
-            .or_else(|| std::env::var(var).ok())
-            .filter(|e| !e.is_empty())
-            .unwrap_or_else(|| if visual { "vi".into() } else { "ed".into() });
-        let path = std::env::temp_dir().join(format!("rmail-draft-{}", std::process::id()));
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            let f = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&path);
-            match f.and_then(|mut f| f.write_all(&p.body)) {
-                Ok(()) => {}
-                Err(e) => {
-                    eprintln!("{}: {e}", path.display());
-                    return;
-                }
-            }
+        // A new file that nobody else can have prepared (create_new, 0600): /tmp is shared.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let path = std::env::temp_dir().join(format!("rmail-draft-{}-{nanos}", std::process::id()));
+        if let Err(e) = super::files::write_private(&path, &p.body) {
+            eprintln!("{}: {e}", path.display());
+            return;
         }
-        let _ = Command::new("/bin/sh")
-            .arg("-c")
-            .arg(format!("{editor} \"$1\""))
-            .arg("sh")
-            .arg(&path)
-            .status();
+        self.run_editor(visual, &path);
         match std::fs::read(&path) {
             Ok(b) => p.body = b,
             Err(e) => eprintln!("{}: {e}", path.display()),
