@@ -182,8 +182,9 @@ fn expand_folder_arg(f: &str) -> PathBuf {
 }
 
 /// `rmail deliver [-f SENDER] USER`: the local delivery agent, run as the recipient. Exit
-/// statuses are sysexits: 0 delivered, 77 (`EX_NOPERM`) when run as root, 75 (`EX_TEMPFAIL`)
-/// when the mailbox cannot be written (the sender keeps the message).
+/// statuses are sysexits: 0 delivered, 77 (`EX_NOPERM`) when run as root, for another user or
+/// for a mailbox that is a link or not the user's own, 67 (`EX_NOUSER`) for an unknown user,
+/// 75 (`EX_TEMPFAIL`) when the mailbox cannot be written (the sender keeps the message).
 fn deliver(sender: &str, user: &str) -> i32 {
     use std::io::Read;
     if rustix::process::geteuid().is_root() {
@@ -195,9 +196,25 @@ fn deliver(sender: &str, user: &str) -> i32 {
         eprintln!("rmail deliver: cannot read the message: {e}");
         return 75;
     }
-    let mailbox = rmail::mda::mailbox_of(user);
-    match rmail::mda::deliver_to_mbox(&mailbox, sender, &msg) {
+    // Only into one's own mailbox: the agent runs as the recipient.
+    let me = rustix::process::geteuid().as_raw();
+    match rmail::send::lookup_user(user) {
+        Some((uid, _)) if uid == me => {}
+        Some(_) => {
+            eprintln!("rmail deliver: {user} is not the user running this; refusing");
+            return 77;
+        }
+        None => {
+            eprintln!("rmail deliver: no such user {user}");
+            return 67;
+        }
+    }
+    match rmail::mda::deliver_to_own_mailbox(user, me, sender, &msg) {
         Ok(()) => 0,
+        Err(e @ rmail::mda::MdaError::Unsafe(..)) => {
+            eprintln!("rmail deliver: {e}");
+            77
+        }
         Err(e) => {
             eprintln!("rmail deliver: {e}");
             75

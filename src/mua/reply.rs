@@ -96,7 +96,10 @@ impl Session {
             println!("To: {}", parts.to.join(", "));
         }
         if parts.subject.is_none() {
-            parts.subject = Some(prompt("Subject: ").unwrap_or_default());
+            // Asked on a terminal only: in a script the next line is the body (use `~s`).
+            if self.interactive {
+                parts.subject = Some(prompt("Subject: ").unwrap_or_default());
+            }
         } else {
             println!("Subject: {}", parts.subject.as_deref().unwrap_or(""));
         }
@@ -437,6 +440,14 @@ impl Session {
         for n in list {
             match display::render(self, n, mode) {
                 Ok(text) => {
+                    // The header fields, not the mailbox's `From_` separator line.
+                    let text = match text.strip_prefix("From ") {
+                        Some(_) => text
+                            .split_once('\n')
+                            .map(|x| x.1.to_owned())
+                            .unwrap_or_default(),
+                        None => text,
+                    };
                     let text = if cmd.eq_ignore_ascii_case(&'m') {
                         self.quoted(&text)
                     } else {

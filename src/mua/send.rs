@@ -133,6 +133,9 @@ pub fn run(req: SendRequest) -> i32 {
             }),
             Err(e) => {
                 eprintln!("rmail: cannot attach {}: {e}; nothing sent", p.display());
+                // A cron job's piped body must not be lost.
+                let from = format!("{}@{}", s.env.user, hostname());
+                save_dead_letter(&s, &from, &body);
                 return EXIT_USAGE;
             }
         }

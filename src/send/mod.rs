@@ -144,6 +144,9 @@ pub enum SendError {
         /// The agent's exit status.
         status: std::process::ExitStatus,
     },
+    /// The recipient's mailbox is a link, not a regular file, or owned by someone else.
+    #[error("refusing to deliver to {}: not the recipient's own regular file", .0.display())]
+    UnsafeMailbox(PathBuf),
     /// The mailbox could not be written.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -252,6 +255,9 @@ pub fn send(t: &Transport, msg: &Outgoing<'_>, site: &LocalSite) -> Result<(), S
                 let u = site
                     .local_user(r)
                     .ok_or_else(|| SendError::Remote(r.clone()))?;
+                if u != site.user && lookup_user(u).is_none() {
+                    return Err(SendError::NoSuchUser(u.to_owned()));
+                }
                 users.push(u);
             }
             for u in users {
@@ -370,7 +376,20 @@ fn create_owned(path: &Path, uid: u32, gid: u32) -> Result<(), SendError> {
             })?;
             Ok(())
         }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            // Only the user's own regular file: never a link or a file someone else planted.
+            use std::os::unix::fs::MetadataExt;
+            let m = std::fs::symlink_metadata(path).map_err(|e| {
+                SendError::Store(StoreError::Io {
+                    path: path.to_owned(),
+                    source: e,
+                })
+            })?;
+            if m.file_type().is_symlink() || !m.is_file() || m.uid() != uid {
+                return Err(SendError::UnsafeMailbox(path.to_owned()));
+            }
+            Ok(())
+        }
         Err(e) => Err(SendError::Store(StoreError::Io {
             path: path.to_owned(),
             source: e,

@@ -210,28 +210,118 @@ fn template_mode_reads_recipients_from_the_header() {
 }
 
 #[test]
-fn deliver_agent_refuses_root_and_delivers_as_the_user() {
+fn deliver_agent_refuses_root_and_other_users() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = rmail(dir.path());
     c.env("RMAIL_SPOOL_DIR", dir.path())
-        .args(["deliver", "-f", "a@x", "someone"]);
+        .args(["deliver", "-f", "a@x", "root"]);
     let o = run_script(c, "Subject: hi\n\nbody\n");
-    if rustix::process::geteuid().is_root() {
-        assert_eq!(o.status.code(), Some(77));
-        assert!(!dir.path().join("someone").exists());
+    // As root: refused because it is root; as anyone else: refused because root is another
+    // user. Either way nothing is written.
+    assert_eq!(
+        o.status.code(),
+        Some(77),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!dir.path().join("root").exists());
+    let mut c = rmail(dir.path());
+    c.env("RMAIL_SPOOL_DIR", dir.path())
+        .args(["deliver", "no-such-user-rmail"]);
+    let o = run_script(c, "x\n");
+    let want = if rustix::process::geteuid().is_root() {
+        77
     } else {
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        let got = std::fs::read_to_string(dir.path().join("someone")).unwrap();
-        assert!(
-            got.starts_with("From a@x  ") && got.ends_with("\nbody\n"),
-            "{got}"
-        );
+        67
+    };
+    assert_eq!(o.status.code(), Some(want));
+}
+
+/// Body lines that look like `From_` separators are mboxrd-quoted on delivery: the message
+/// stays one message for every mbox reader, and rmail shows the body exactly as sent.
+#[test]
+fn from_lines_in_bodies_survive_delivery() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = "From me\n>From x\n>>From y\n\nFrom a@b Mon Jan  1 10:00:00 2024\nend\n";
+    let (code, _, err) = run_rmail(
+        dir.path(),
+        &["-n", "-S", "mta=local", "-s", "t", "tester"],
+        body,
+    );
+    assert_eq!(code, 0, "{err}");
+    let (_, out, _) = run_rmail(dir.path(), &["-n", "-N"], "p 1\nx\n");
+    assert!(out.contains(&format!("\n\n{body}")), "{out}");
+    if let Some(py) = require_peer("python3") {
+        let o = std::process::Command::new(py)
+            .args([
+                "-c",
+                "import mailbox,sys; print(len(mailbox.mbox(sys.argv[1])))",
+            ])
+            .arg(dir.path().join("spool"))
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "1");
     }
+}
+
+/// A planted link or someone else's file in the spool is never written (root delivering to
+/// another user).
+#[test]
+fn root_refuses_a_linked_or_foreign_mailbox() {
+    use std::os::unix::fs::PermissionsExt;
+    if !rustix::process::geteuid().is_root() || rmail::send::lookup_user("nobody").is_none() {
+        eprintln!("SKIP: needs root and the user nobody");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let spool = dir.path().join("spool-dir");
+    std::fs::create_dir(&spool).unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    std::os::unix::fs::symlink(&victim, spool.join("nobody")).unwrap();
+    let mut c = rmail(dir.path());
+    c.env("RMAIL_SPOOL_DIR", &spool)
+        .args(["-n", "-S", "mta=local", "-s", "x", "nobody@localhost"]);
+    let o = run_script(c, "payload\n");
+    assert_eq!(
+        o.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    // A regular file owned by root (not by nobody) is refused too.
+    std::fs::remove_file(spool.join("nobody")).unwrap();
+    std::fs::write(spool.join("nobody"), "").unwrap();
+    let mut c = rmail(dir.path());
+    c.env("RMAIL_SPOOL_DIR", &spool)
+        .args(["-n", "-S", "mta=local", "-s", "x", "nobody@localhost"]);
+    let o = run_script(c, "payload\n");
+    assert_eq!(o.status.code(), Some(4));
+    assert_eq!(std::fs::read_to_string(spool.join("nobody")).unwrap(), "");
+}
+
+/// An unknown local user among the recipients stops the delivery before anyone gets a copy.
+#[test]
+fn unknown_local_user_delivers_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = run_rmail(
+        dir.path(),
+        &[
+            "-n",
+            "-S",
+            "mta=local",
+            "-s",
+            "x",
+            "tester",
+            "no-such-user-rmail",
+        ],
+        "once\n",
+    );
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("no such local user"), "{err}");
+    assert!(!dir.path().join("spool").exists(), "nobody may get a copy");
 }
 
 /// The sent bytes parsed by Python's `email` package (an independent parser): a Chinese
