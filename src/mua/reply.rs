@@ -96,33 +96,52 @@ impl Session {
             println!("To: {}", parts.to.join(", "));
         }
         if parts.subject.is_none() {
-            // Asked on a terminal only: in a script the next line is the body (use `~s`).
-            if self.interactive {
+            // Asked on a terminal only (`asksub`): in a script the next line is the body.
+            if self.interactive && self.vars.is_set("asksub") {
                 parts.subject = Some(prompt("Subject: ").unwrap_or_default());
             }
         } else {
             println!("Subject: {}", parts.subject.as_deref().unwrap_or(""));
         }
-        let stdin = io::stdin();
-        let mut input = stdin.lock();
-        let ending = match self.collect_body(&mut parts, &mut input) {
+        let ending = match self.collect_body(&mut parts) {
             Ok(e) => e,
             Err(e) => {
                 eprintln!("rmail: cannot read the message: {e}");
                 Ending::Abort { save: true }
             }
         };
-        drop(input);
         match ending {
             Ending::Send => {
+                self.ask_copies(&mut parts);
                 if sendmode::send_parts(self, parts).is_ok() {
                     println!("EOT");
                 }
             }
             Ending::Abort { save } => {
                 if save {
-                    let from = format!("{}@{}", self.env.user, sendmode::hostname());
-                    sendmode::save_dead_letter(self, &from, &parts.body);
+                    sendmode::save_draft(self, &parts);
+                }
+            }
+        }
+    }
+
+    /// After the body, on a terminal: `Cc:` when `askcc` is set, `Bcc:` when `askbcc` is set
+    /// (POSIX mailx); the answers are added to the recipients.
+    pub fn ask_copies(&self, p: &mut Parts) {
+        if !self.interactive {
+            return;
+        }
+        for (var, label, list) in [
+            ("askcc", "Cc: ", &mut p.cc),
+            ("askbcc", "Bcc: ", &mut p.bcc),
+        ] {
+            if self.vars.is_set(var) {
+                if let Some(v) = prompt(label) {
+                    list.extend(
+                        v.split(',')
+                            .map(|a| a.trim().to_owned())
+                            .filter(|a| !a.is_empty()),
+                    );
                 }
             }
         }
@@ -259,13 +278,14 @@ impl Session {
         out
     }
 
-    /// Reads body lines from `input` into `p.body`, acting on tilde escapes, until
-    /// end-of-file, `.` alone, `~.`, `~q` or `~x`.
-    pub fn collect_body(&mut self, p: &mut Parts, input: &mut dyn BufRead) -> io::Result<Ending> {
+    /// Reads body lines from standard input into `p.body`, acting on tilde escapes, until
+    /// end-of-file, `.` alone, `~.`, `~q` or `~x`. The stdin lock is taken per line, so that
+    /// escapes such as `~h` can prompt.
+    pub fn collect_body(&mut self, p: &mut Parts) -> io::Result<Ending> {
         let mut line = String::new();
         loop {
             line.clear();
-            if input.read_line(&mut line)? == 0 {
+            if io::stdin().lock().read_line(&mut line)? == 0 {
                 return Ok(Ending::Send);
             }
             let l = line.trim_end_matches(['\n', '\r']);

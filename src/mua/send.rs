@@ -64,7 +64,7 @@ pub fn run(req: SendRequest) -> i32 {
         *list = split_addresses(&s, list);
     }
     let mut subject = req.subject.clone();
-    if interactive && subject.is_none() && !req.template {
+    if interactive && subject.is_none() && !req.template && s.vars.is_set("asksub") {
         subject = Some(prompt_line("Subject: ").unwrap_or_default());
     }
     let mut body = if interactive {
@@ -77,23 +77,22 @@ pub fn run(req: SendRequest) -> i32 {
             subject: subject.take(),
             ..Parts::default()
         };
-        let ending = s.collect_body(&mut draft, &mut io::stdin().lock());
-        (req.to, req.cc, req.bcc, subject) = (draft.to, draft.cc, draft.bcc, draft.subject);
-        match ending {
-            Ok(super::reply::Ending::Send) => draft.body,
+        match s.collect_body(&mut draft) {
+            Ok(super::reply::Ending::Send) => s.ask_copies(&mut draft),
             Ok(super::reply::Ending::Abort { save }) => {
                 if save {
-                    let from = format!("{}@{}", s.env.user, hostname());
-                    save_dead_letter(&s, &from, &draft.body);
+                    save_draft(&s, &draft);
                 }
                 return EXIT_OK;
             }
             Err(e) => {
                 eprintln!("rmail: cannot read the message: {e}");
-                save_dead_letter(&s, &s.env.user.clone(), &draft.body);
+                save_draft(&s, &draft);
                 return EXIT_SEND;
             }
         }
+        (req.to, req.cc, req.bcc, subject) = (draft.to, draft.cc, draft.bcc, draft.subject);
+        draft.body
     } else {
         let mut b = Vec::new();
         if let Err(e) = io::stdin().lock().read_to_end(&mut b) {
@@ -282,6 +281,27 @@ pub fn send_parts(s: &Session, p: Parts) -> Result<(), i32> {
             Err(EXIT_SEND)
         }
     }
+}
+
+/// Keeps an unsent draft (`~q`, a read error) in `dead.letter`: its To, Cc, Bcc and Subject
+/// as plain header lines (line breaks flattened), then the body — for the user to pick up
+/// with `~d` or an editor, not to be sent as is.
+pub fn save_draft(s: &Session, p: &Parts) {
+    let flat = |v: &str| v.replace(['\r', '\n'], " ");
+    let mut text = String::new();
+    for (name, list) in [("To", &p.to), ("Cc", &p.cc), ("Bcc", &p.bcc)] {
+        if !list.is_empty() {
+            text.push_str(&format!("{name}: {}\n", flat(&list.join(", "))));
+        }
+    }
+    if let Some(subj) = &p.subject {
+        text.push_str(&format!("Subject: {}\n", flat(subj)));
+    }
+    text.push('\n');
+    let mut bytes = text.into_bytes();
+    bytes.extend_from_slice(&p.body);
+    let from = format!("{}@{}", s.env.user, hostname());
+    save_dead_letter(s, &from, &bytes);
 }
 
 /// Appends the message to `DEAD` (else `~/dead.letter`) in mbox format, unless `nosave`;

@@ -12,11 +12,13 @@ pub struct Vars {
 }
 
 impl Vars {
-    /// The table with POSIX mailx's defaults: `header` is set (show the summary on entry),
-    /// every other boolean is unset; numeric defaults live where they are used.
+    /// The table with POSIX mailx's defaults: `header` (show the summary on entry) and
+    /// `asksub` (ask for a subject on a terminal) are set, every other boolean is unset;
+    /// numeric defaults live where they are used.
     pub fn new() -> Vars {
         let mut v = Vars::default();
         v.set("header", "");
+        v.set("asksub", "");
         v
     }
 

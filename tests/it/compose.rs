@@ -142,6 +142,10 @@ fn tilde_q_saves_and_tilde_x_discards() {
     assert!(!dir.path().join("argv").exists(), "~q must not send");
     let dead = std::fs::read_to_string(dir.path().join("dead.letter")).unwrap();
     assert!(dead.contains("keep this draft"), "{dead}");
+    assert!(
+        dead.contains("\nTo: a@x.org\n"),
+        "the draft keeps its recipients: {dead}"
+    );
     run_rmail(
         dir.path(),
         &["-n", "-N", "-S", &mta, "-f", &f],
