@@ -368,7 +368,16 @@ impl Session {
             from
         };
         if self.vars.is_set("showto") && self.is_me(&from) {
-            if let Some(to) = f.mbox.field(i, Field::To) {
+            // `To:` is not in the index (it would cost ~45 bytes a message for a rarely used
+            // variable): read from the message, only for mail from oneself.
+            if let Some(to) = f.mbox.read_message(i).ok().and_then(|raw| {
+                let (hdr, _) = super::display::split_message(&raw);
+                header::split_fields(hdr)
+                    .into_iter()
+                    .find(|x| x.name.eq_ignore_ascii_case("to"))
+                    .map(|x| x.value)
+            }) {
+                let to = &to[..];
                 if let Some(m) = address::parse_list(to).into_iter().next() {
                     return format!(
                         "To: {}",

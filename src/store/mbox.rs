@@ -92,8 +92,6 @@ pub enum Field {
     Subject,
     /// `Date:`
     Date,
-    /// `To:`
-    To,
     /// The `From_` line after `From ` (envelope sender and date), without line end.
     FromLine,
 }
@@ -291,7 +289,6 @@ impl Mbox {
             Field::From => 0,
             Field::Subject => 1,
             Field::Date => 2,
-            Field::To => 3,
             Field::FromLine => 4,
         };
         let m = &self.messages[i];
@@ -915,7 +912,6 @@ mod tests {
             m.field(1, Field::FromLine),
             Some(&b"c@d Sat Mar 23 09:00:00 2024"[..])
         );
-        assert_eq!(m.field(0, Field::To), None);
         assert_eq!(m.from_line(1).unwrap().sender, "c@d");
         assert_eq!(m.read_message(0).unwrap(), b"Subject: x\n\nbody\n");
         assert_eq!(

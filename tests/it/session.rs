@@ -199,3 +199,24 @@ fn termination_during_indexing_leaves_no_lock() {
         assert_eq!(std::fs::read(&f).unwrap().len(), data.len());
     }
 }
+
+/// `showto`: mail from oneself shows its recipient (read from the message on demand, since
+/// `To:` is not kept in the index).
+#[test]
+fn showto_shows_the_recipient_of_own_mail() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("sent");
+    std::fs::write(
+        &f,
+        "From tester@x Mon Jan  1 10:00:00 2024\nFrom: tester@x\nTo: Bob <bob@example.org>\nSubject: s\n\nb\n",
+    )
+    .unwrap();
+    let (_, out, _) = run(
+        dir.path(),
+        &["-n", "-S", "showto", "-H", "-f", f.to_str().unwrap()],
+        "",
+    );
+    assert!(out.contains("To: bob@example.org"), "{out}");
+    let (_, out, _) = run(dir.path(), &["-n", "-H", "-f", f.to_str().unwrap()], "");
+    assert!(out.contains("tester@x") && !out.contains("To:"), "{out}");
+}
