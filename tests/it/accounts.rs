@@ -1,7 +1,7 @@
 //! Provider presets and accounts: `rmail presets`, `rmail account add`, `account NAME { … }`
 //! blocks in start-up files, the `account` command and `-A NAME`.
 
-use crate::util::{rmail, run_rmail, run_script};
+use crate::util::{fake_sendmail, rmail, run_rmail, run_script};
 use std::path::Path;
 
 const QQ_BLOCK: &str = "account qq {\n  set from=\"alice@qq.com\"\n  \
@@ -18,14 +18,6 @@ fn run_rc(home: &Path, rc: &Path, args: &[&str], script: &str) -> (i32, String, 
         String::from_utf8_lossy(&o.stdout).into_owned(),
         String::from_utf8_lossy(&o.stderr).into_owned(),
     )
-}
-
-fn fake_sendmail(dir: &Path) -> String {
-    let p = dir.join("fake-sendmail");
-    std::fs::write(&p, format!("#!/bin/sh\ncat > '{}/stdin'\n", dir.display())).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    p.display().to_string()
 }
 
 #[test]
@@ -141,7 +133,7 @@ fn dash_a_applies_the_account_in_send_mode_and_dash_s_wins() {
     let dir = tempfile::tempdir().unwrap();
     let rc = dir.path().join("mailrc");
     std::fs::write(&rc, QQ_BLOCK).unwrap();
-    let sm = fake_sendmail(dir.path());
+    let sm = fake_sendmail(dir.path(), 0);
     // The account sets mta=smtps://…; -S is applied after -A, so the fake sendmail is used.
     let (code, _, err) = run_rc(
         dir.path(),

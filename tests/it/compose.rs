@@ -1,7 +1,7 @@
 //! Composing from the `&` prompt: `mail`, `reply`/`Reply`, `followup`, and the tilde escapes
 //! (issue 3). Mail goes to a recording fake sendmail.
 
-use crate::util::{rmail, run_rmail, run_script};
+use crate::util::{fake_sendmail, rmail, run_rmail, run_script};
 use std::path::Path;
 
 const BOX: &str = "From zhangsan@example.com  Fri Mar 22 13:10:55 2024
@@ -17,26 +17,11 @@ second line
 
 ";
 
-fn fake_sendmail(dir: &Path) -> String {
-    let p = dir.join("fake-sendmail");
-    std::fs::write(
-        &p,
-        format!(
-            "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > '{d}/argv'\ncat > '{d}/stdin'\n",
-            d = dir.display()
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    p.display().to_string()
-}
-
 fn setup() -> (tempfile::TempDir, String, String) {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("box");
     std::fs::write(&f, BOX).unwrap();
-    let mta = format!("mta={}", fake_sendmail(dir.path()));
+    let mta = format!("mta={}", fake_sendmail(dir.path(), 0));
     (dir, f.display().to_string(), mta)
 }
 

@@ -2,24 +2,9 @@
 //! rmail and s-nail, the sendmail transport through a recording fake sendmail, and every
 //! failure path ending in `dead.letter` with a non-zero exit status.
 
-use crate::util::{nonempty_lines, require_peer, rmail, run_rmail, run_script, sandbox_env};
-use std::path::Path;
-
-/// A fake sendmail that records its argv (one per line) and stdin, then exits with `code`.
-fn fake_sendmail(dir: &Path, code: i32) -> String {
-    let p = dir.join("fake-sendmail");
-    std::fs::write(
-        &p,
-        format!(
-            "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > '{d}/argv'\ncat > '{d}/stdin'\nexit {code}\n",
-            d = dir.display()
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    p.display().to_string()
-}
+use crate::util::{
+    fake_sendmail, nonempty_lines, require_peer, rmail, run_rmail, run_script, sandbox_env,
+};
 
 #[test]
 fn seed_line_delivers_locally_and_reads_back() {

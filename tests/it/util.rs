@@ -136,3 +136,19 @@ pub fn run_rmail(home: &Path, args: &[&str], script: &str) -> (i32, String, Stri
 pub fn nonempty_lines(out: &[u8]) -> usize {
     out.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count()
 }
+
+/// A fake sendmail that records its argv (one per line) and stdin, then exits with `code`.
+pub fn fake_sendmail(dir: &Path, code: i32) -> String {
+    let p = dir.join("fake-sendmail");
+    std::fs::write(
+        &p,
+        format!(
+            "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > '{d}/argv'\ncat > '{d}/stdin'\nexit {code}\n",
+            d = dir.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p.display().to_string()
+}
