@@ -57,7 +57,7 @@ impl Env {
         let system_mailbox = std::env::var_os("MAIL")
             .filter(|m| !m.is_empty())
             .map(PathBuf::from)
-            .unwrap_or_else(|| Path::new(SPOOL_DIR).join(&user));
+            .unwrap_or_else(|| crate::mda::mailbox_of(&user));
         Env {
             home,
             user,
@@ -65,14 +65,11 @@ impl Env {
         }
     }
 
-    /// The system mailbox of `user` (`/var/mail/USER`).
+    /// The system mailbox of `user` (`/var/mail/USER`, see [`crate::mda::spool_dir`]).
     pub fn spool_of(&self, user: &str) -> PathBuf {
-        Path::new(SPOOL_DIR).join(user)
+        crate::mda::mailbox_of(user)
     }
 }
-
-/// Debian's mail spool directory (`/var/spool/mail` is a link to it).
-pub const SPOOL_DIR: &str = "/var/mail";
 
 /// Per-message state of the session (mailx's MNEW, MREAD, MDELETED, MSAVED, MPRESERVE, MBOX).
 #[derive(Debug, Clone, Copy, Default)]

@@ -220,3 +220,78 @@ fn showto_shows_the_recipient_of_own_mail() {
     let (_, out, _) = run(dir.path(), &["-n", "-H", "-f", f.to_str().unwrap()], "");
     assert!(out.contains("tester@x") && !out.contains("To:"), "{out}");
 }
+
+/// `-u USER` reads that user's system mailbox (in the spool directory).
+#[test]
+fn dash_u_reads_another_users_spool() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("lisi"), THREE).unwrap();
+    let mut c = rmail(dir.path());
+    c.env("RMAIL_SPOOL_DIR", dir.path())
+        .args(["-n", "-u", "lisi", "-H"]);
+    let o = run_script(c, "");
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(crate::util::nonempty_lines(&o.stdout), 3);
+    let mut c = rmail(dir.path());
+    c.env("RMAIL_SPOOL_DIR", dir.path())
+        .args(["-n", "-u", "nobody-here"]);
+    let o = run_script(c, "");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("No mail for nobody-here"));
+}
+
+/// `-R`: read-only, whatever `quit` would have done.
+#[test]
+fn dash_r_never_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = folder(dir.path());
+    let (code, out, _) = run(dir.path(), &["-n", "-R", "-f", &f], "p 1\nd 2\nq\n");
+    assert_eq!(code, 0);
+    assert!(out.contains("[Read only]"), "{out}");
+    assert_eq!(std::fs::read_to_string(&f).unwrap(), THREE);
+}
+
+/// Without `keep` an emptied system mailbox is removed; with `keep` it stays, 0 bytes.
+#[test]
+fn keep_decides_whether_an_empty_mailbox_stays() {
+    for keep in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = dir.path().join("spool");
+        std::fs::write(&spool, THREE).unwrap();
+        let mut args = vec!["-n", "-N"];
+        if keep {
+            args.extend(["-S", "keep"]);
+        }
+        let (code, _, err) = run(dir.path(), &args, "d *\nq\n");
+        assert_eq!(code, 0, "{err}");
+        match keep {
+            true => assert_eq!(std::fs::read(&spool).unwrap().len(), 0),
+            false => assert!(!spool.exists()),
+        }
+    }
+}
+
+/// `newmail` picks up mail appended while the folder is open.
+#[test]
+fn newmail_finds_mail_that_arrived() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = folder(dir.path());
+    let extra = dir.path().join("extra");
+    std::fs::write(
+        &extra,
+        "\nFrom d@x Mon Jan  1 13:00:00 2024\nFrom: d@x\nSubject: four\n\n4\n",
+    )
+    .unwrap();
+    let script = format!(
+        "newmail\n!cat {} >> {f}\nnewmail\nf 4\nx\n",
+        extra.display()
+    );
+    let (code, out, err) = run(dir.path(), &["-n", "-N", "-f", &f], &script);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("No new mail."), "{out}");
+    assert!(
+        out.contains("New mail has arrived: 1 new message."),
+        "{out}"
+    );
+    assert!(out.contains("\"four\""), "{out}");
+}
