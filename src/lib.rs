@@ -10,5 +10,8 @@ pub mod error;
 pub mod mda;
 pub mod message;
 pub mod mua;
+pub mod proto;
+pub mod queue;
 pub mod send;
+pub mod server;
 pub mod store;

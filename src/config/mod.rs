@@ -3,4 +3,5 @@
 
 pub mod accounts;
 pub mod mailrc;
+pub mod maincf;
 pub mod presets;

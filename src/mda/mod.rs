@@ -6,6 +6,9 @@
 //! delivery step that the server will spawn: it always writes as the user it runs as and
 //! refuses to run as root, so a mailbox is never written as root.
 
+pub mod aliases;
+pub mod users;
+
 use std::path::{Path, PathBuf};
 
 use crate::store::mbox::{self, StoreError};

@@ -5,6 +5,7 @@
 //! - [`address`]: RFC 5322 addresses, as far as the header summary needs them.
 //! - [`date`]: RFC 5322 `Date:` and `From_` line dates.
 //! - [`mime`]: MIME part tree → text for the terminal (RFC 2045–2049), part listing.
+//! - [`envelope`]: the SMTP envelope (sender, recipients).
 //! - [`compose`]: draft → RFC 5322/MIME bytes and the SMTP envelope (RFC 2047, RFC 2231).
 //!
 //! Nothing here does I/O or imports other modules of the crate, and no function fails or
@@ -14,6 +15,7 @@ pub mod address;
 pub mod charset;
 pub mod compose;
 pub mod date;
+pub mod envelope;
 pub mod header;
 pub mod mime;
 
