@@ -117,10 +117,19 @@ pub fn names_in(text: &str) -> Vec<String> {
 }
 
 /// The block `rmail account add` appends: `from`, `mta` (the preset's SMTP server with the
-/// address as the user name) and `smtp-auth-user`, and a commented `password-command` hint.
-/// No password is ever written. `address` must not contain `"`, `\` or control characters
+/// address as the user name) and `smtp-auth-user`, and a commented `password-command` hint —
+/// for providers that require OAuth2, `smtp-auth=xoauth2` and a commented
+/// `oauth2-token-command` hint instead. No password is ever written. `address` must not contain `"`, `\` or control characters
 /// (the caller checks).
 pub fn render_block(name: &str, preset: &Preset, address: &str) -> String {
+    if preset.quirks.oauth2_required {
+        return format!(
+            "account {name} {{\n  set from=\"{address}\"\n  set mta={mta}\n  \
+             set smtp-auth-user=\"{address}\"\n  set smtp-auth=xoauth2\n  \
+             # set oauth2-token-command=\"oama access {address}\"\n}}\n",
+            mta = preset.mta_url(address)
+        );
+    }
     format!(
         "account {name} {{\n  set from=\"{address}\"\n  set mta={mta}\n  \
          set smtp-auth-user=\"{address}\"\n  \

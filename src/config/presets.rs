@@ -50,7 +50,8 @@ pub struct Quirks {
     /// `ID` command (RFC 2971) naming itself (NetEase 163, 126, yeah.net).
     pub imap_id: bool,
     /// Password logins are refused: SASL XOAUTH2/OAUTHBEARER (OAuth 2.0) is required
-    /// (Outlook.com, Microsoft 365). rmail does not support OAuth2 yet.
+    /// (Outlook.com, Microsoft 365): rmail sends XOAUTH2 with the token printed by
+    /// `oauth2-token-command`.
     pub oauth2_required: bool,
     /// Log in with an app-specific password (needs two-step verification on the account),
     /// not the account password (Gmail, Yahoo, iCloud).

@@ -398,18 +398,7 @@ fn take_template_header(input: &[u8]) -> (Vec<(String, String)>, Vec<u8>) {
     (pairs, body.to_vec())
 }
 
-/// This machine's name for default `From:` addresses and Message-IDs.
-pub fn hostname() -> String {
-    let n = rustix::system::uname()
-        .nodename()
-        .to_string_lossy()
-        .into_owned();
-    if n.is_empty() {
-        "localhost".into()
-    } else {
-        n
-    }
-}
+pub use crate::send::hostname;
 
 #[cfg(test)]
 mod tests {

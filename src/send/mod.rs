@@ -18,6 +18,7 @@ use std::process::{Command, Stdio};
 
 use crate::store::mbox::StoreError;
 
+pub mod client;
 pub mod smtp;
 
 /// Where outgoing mail goes.
@@ -394,6 +395,20 @@ fn create_owned(path: &Path, uid: u32, gid: u32) -> Result<(), SendError> {
             path: path.to_owned(),
             source: e,
         })),
+    }
+}
+
+/// This machine's name (uname nodename, `localhost` when empty): default `From:` domain,
+/// Message-ID right-hand side and EHLO name.
+pub fn hostname() -> String {
+    let n = rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned();
+    if n.is_empty() {
+        "localhost".into()
+    } else {
+        n
     }
 }
 

@@ -1,5 +1,5 @@
-//! SMTP submission (s-nail's `mta=smtp://…`, `smtps://…`, `submission://…`) over lettre's
-//! blocking client.
+//! SMTP submission (s-nail's `mta=smtp://…`, `smtps://…`, `submission://…`) over our own
+//! blocking client ([`super::client`]).
 //!
 //! - `smtp://[user@]host[:port]`: port 25, cleartext unless `smtp-use-starttls` is set (then
 //!   STARTTLS is required, as in s-nail);
@@ -7,7 +7,8 @@
 //!   server that does not offer it gets no message and no password;
 //! - `smtps://[user@]host[:port]`: port 465, implicit TLS (RFC 8314 §3.3).
 //!
-//! AUTH (RFC 4954) uses PLAIN (RFC 4616) or LOGIN when a user is known (from the URL,
+//! AUTH (RFC 4954) uses PLAIN (RFC 4616), LOGIN, or XOAUTH2 (token from
+//! `oauth2-token-command`, for Gmail and Outlook.com) when a user is known (from the URL,
 //! percent-decoded, or `smtp-auth-user`). The password comes from `smtp-auth-password`, else
 //! `password-command` (first line of its output), else `~/.netrc`, else a prompt without echo
 //! when standard input is a terminal; it is looked up only once the connection is ready for
@@ -19,19 +20,14 @@
 //! password: for throw-away test servers only.
 //!
 //! Invariants: the message goes out with CRLF line ends and RFC 5321 §4.5.2 dot-stuffing
-//! (lettre stuffs, we convert bare LF); a negative reply stops the transaction with `QUIT` and
+//! (the client stuffs and converts bare LF); a negative reply stops the transaction with `QUIT` and
 //! the whole server reply (code and text) is shown to the user.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::Duration;
 
-use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{Certificate, SmtpConnection, TlsParameters};
-use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
-use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
-use lettre::Address;
+use super::client::{Client, ClientError, Sasl, TlsOptions};
 
 use super::{Outgoing, SendError};
 
@@ -60,6 +56,9 @@ pub enum AuthMethod {
     Login,
     /// `smtp-auth=none`: no AUTH even when a user is known.
     None,
+    /// `smtp-auth=xoauth2` (or `oauth2-token-command` set and `smtp-auth` unset): the
+    /// Google/Microsoft OAuth2 mechanism, token from `oauth2-token-command`.
+    Xoauth2,
 }
 
 /// Where the AUTH password comes from; resolved only when AUTH actually happens.
@@ -100,6 +99,8 @@ pub struct SmtpConfig {
     pub auth: AuthMethod,
     /// Where the password comes from.
     pub password: PasswordSource,
+    /// `oauth2-token-command`: prints an OAuth2 access token (XOAUTH2).
+    pub oauth2_command: Option<String>,
     /// `smtp-hostname`: the EHLO name; `None` means this machine's host name.
     pub hello: Option<String>,
     /// `smtp-timeout`: connect and per-reply timeout.
@@ -188,18 +189,23 @@ fn parse_rest(
             }
         },
     };
+    let oauth2_command = get("oauth2-token-command").filter(|c| !c.trim().is_empty());
     let auth = match get("smtp-auth")
         .map(|a| a.trim().to_ascii_lowercase())
         .as_deref()
     {
+        None | Some("") if oauth2_command.is_some() => AuthMethod::Xoauth2,
         None | Some("") => AuthMethod::Any,
+        Some("xoauth2") => AuthMethod::Xoauth2,
         Some("plain") => AuthMethod::Plain,
         Some("login") => AuthMethod::Login,
         Some("none") => AuthMethod::None,
         Some(other) => {
             return Err(SendError::SmtpUrl {
                 url: redact_url(url),
-                reason: format!("smtp-auth={other} is not supported (plain, login or none)"),
+                reason: format!(
+                    "smtp-auth={other} is not supported (plain, login, xoauth2 or none)"
+                ),
             })
         }
     };
@@ -211,6 +217,7 @@ fn parse_rest(
         user,
         auth,
         password,
+        oauth2_command,
         hello: get("smtp-hostname").filter(|h| !h.is_empty()),
         timeout: Duration::from_secs(timeout),
         ca_file: get("tls-ca-file")
@@ -274,9 +281,11 @@ fn expand_tilde(p: &str) -> String {
     }
 }
 
-/// Sends `msg` to the server of `cfg`: connect (TLS for `smtps`), STARTTLS when required,
-/// AUTH when a user is set, `MAIL FROM`, one `RCPT TO` per recipient, `DATA`, `QUIT`. The first
-/// failure ends the session (with `QUIT`) and is returned; nothing is retried.
+/// Sends `msg` through the server of `cfg`: connect (TLS first for `smtps://`), EHLO,
+/// STARTTLS when required, AUTH when a user is set, `MAIL`/`RCPT`/`DATA`, `QUIT`. Every
+/// recipient must be accepted; on the first refusal nothing is sent. Errors carry the
+/// server's whole reply (decoded from GBK when it is not UTF-8) and, for 535 at a known
+/// provider, what to do about it.
 pub fn send(cfg: &SmtpConfig, msg: &Outgoing<'_>) -> Result<(), SendError> {
     let (host, port) = (cfg.host.as_str(), cfg.port);
     let smtp_err = |text: String| SendError::Smtp {
@@ -286,26 +295,26 @@ pub fn send(cfg: &SmtpConfig, msg: &Outgoing<'_>) -> Result<(), SendError> {
     };
     // Check the envelope before connecting: a bad address should not cost a connection.
     let from = match msg.envelope_from.trim() {
-        "" | "<>" => None,
-        f => Some(
-            Address::from_str(f)
-                .map_err(|e| smtp_err(format!("bad envelope sender <{f}>: {e}")))?,
-        ),
+        "" | "<>" => String::new(),
+        f => {
+            check_address(f).map_err(|e| smtp_err(format!("bad envelope sender <{f}>: {e}")))?;
+            f.to_owned()
+        }
     };
     let mut rcpts = Vec::with_capacity(msg.recipients.len());
     for r in msg.recipients {
-        let a = Address::from_str(r.trim())
-            .map_err(|e| smtp_err(format!("bad recipient address <{r}>: {e}")))?;
-        rcpts.push(a);
+        let r = r.trim();
+        check_address(r).map_err(|e| smtp_err(format!("bad recipient address <{r}>: {e}")))?;
+        rcpts.push(r.to_owned());
     }
     if rcpts.is_empty() {
         return Err(smtp_err("no recipients".into()));
     }
-    let hello = cfg.hello.clone().map(ClientId::Domain).unwrap_or_default();
-    let tls = match cfg.security {
-        Security::Plain => None,
-        Security::StartTls | Security::Tls => Some(tls_parameters(cfg)?),
-    };
+    let hello = cfg
+        .hello
+        .clone()
+        .unwrap_or_else(super::hostname);
+    let tls = tls_options(cfg)?;
     let verbose = |what: &str| {
         if cfg.verbose {
             eprintln!("rmail: smtp {host}:{port}: {what}");
@@ -315,221 +324,238 @@ pub fn send(cfg: &SmtpConfig, msg: &Outgoing<'_>) -> Result<(), SendError> {
         Security::Tls => "connecting (TLS)",
         _ => "connecting",
     });
-    let implicit = if cfg.security == Security::Tls {
-        tls.as_ref()
-    } else {
-        None
-    };
-    let mut conn = SmtpConnection::connect((host, port), Some(cfg.timeout), &hello, implicit, None)
-        .map_err(|e| connect_error(cfg, &e, cfg.security == Security::Tls))?;
+    let implicit = (cfg.security == Security::Tls).then_some(&tls);
+    let mut conn = Client::connect(host, port, cfg.timeout, implicit)
+        .map_err(|e| client_error(cfg, e))?;
+    let result = transaction(cfg, &mut conn, &hello, &tls, &from, &rcpts, msg, &verbose);
+    match &result {
+        Ok(()) => {
+            verbose("sent");
+            conn.quit();
+        }
+        // After an I/O error the connection is gone; after a reply, say goodbye.
+        Err(SendError::Connect { .. }) | Err(SendError::Tls { .. }) => {}
+        Err(_) => conn.quit(),
+    }
+    result
+}
 
+/// The part of [`send`] after the greeting.
+#[allow(clippy::too_many_arguments)]
+fn transaction(
+    cfg: &SmtpConfig,
+    conn: &mut Client,
+    hello: &str,
+    tls: &TlsOptions,
+    from: &str,
+    rcpts: &[String],
+    msg: &Outgoing<'_>,
+    verbose: &dyn Fn(&str),
+) -> Result<(), SendError> {
+    let (host, port) = (cfg.host.as_str(), cfg.port);
+    let smtp_err = |text: String| SendError::Smtp {
+        host: host.to_owned(),
+        port,
+        text,
+    };
+    let step = |what: &str, e: ClientError| match e {
+        ClientError::Reply(r) => smtp_err(format!("{what}{r}")),
+        other => client_error(cfg, other),
+    };
+    conn.hello(hello).map_err(|e| step("EHLO: ", e))?;
     if cfg.security == Security::StartTls {
-        if !conn.can_starttls() {
-            let _ = conn.quit();
+        if !conn.extensions.has("STARTTLS") {
             return Err(SendError::NoStartTls {
                 host: host.to_owned(),
                 port,
             });
         }
         verbose("STARTTLS");
-        if let Some(tls) = &tls {
-            conn.starttls(tls, &hello)
-                .map_err(|e| connect_error(cfg, &e, true))?;
-        }
+        conn.starttls(tls, hello).map_err(|e| step("STARTTLS: ", e))?;
     }
-
     if let Some(user) = &cfg.user {
         if !conn.is_encrypted() && !cfg.allow_cleartext_auth {
-            let _ = conn.quit();
             return Err(SendError::CleartextAuth {
                 user: user.clone(),
                 host: host.to_owned(),
                 port,
             });
         }
-        let password = match resolve_password(cfg, user) {
-            Ok(p) => p,
-            Err(e) => {
-                let _ = conn.quit();
-                return Err(e);
+        let offered = conn.extensions.auth_mechanisms();
+        let offers = |m: &str| offered.iter().any(|o| o == m);
+        let mechanism = match cfg.auth {
+            AuthMethod::Plain => "PLAIN",
+            AuthMethod::Login => "LOGIN",
+            AuthMethod::Xoauth2 => "XOAUTH2",
+            AuthMethod::Any | AuthMethod::None if offers("PLAIN") || !offers("LOGIN") => "PLAIN",
+            AuthMethod::Any | AuthMethod::None => "LOGIN",
+        };
+        if offered.is_empty() {
+            return Err(smtp_err(format!(
+                "cannot log in as {user}: the server offers no AUTH{}",
+                if conn.is_encrypted() { "" } else { " on this cleartext connection" }
+            )));
+        }
+        if !offers(mechanism) {
+            return Err(smtp_err(format!(
+                "cannot log in as {user}: the server does not offer AUTH {mechanism} (it offers {})",
+                offered.join(" ")
+            )));
+        }
+        let sasl = if mechanism == "XOAUTH2" {
+            Sasl::Xoauth2(user.clone(), oauth2_token(cfg)?)
+        } else {
+            let password = resolve_password(cfg, user)?;
+            if mechanism == "PLAIN" {
+                Sasl::Plain(user.clone(), password)
+            } else {
+                Sasl::Login(user.clone(), password)
             }
         };
-        verbose(&format!("AUTH as {user}"));
-        let creds = Credentials::new(user.clone(), password);
-        let mechanisms: &[Mechanism] = match cfg.auth {
-            AuthMethod::Plain => &[Mechanism::Plain],
-            AuthMethod::Login => &[Mechanism::Login],
-            AuthMethod::Any | AuthMethod::None => &[Mechanism::Plain, Mechanism::Login],
-        };
-        if let Err(e) = conn.auth(mechanisms, &creds) {
-            conn.abort();
-            let mut text = reply_text(&e);
-            if e.status().is_some_and(|c| c.to_string() == "535") {
-                if let Some(hint) = auth_hint(host) {
-                    text.push_str(" (");
-                    text.push_str(hint);
-                    text.push(')');
+        verbose(&format!("AUTH {mechanism} as {user}"));
+        if let Err(e) = conn.auth(&sasl) {
+            return Err(match e {
+                ClientError::Reply(r) => {
+                    let mut text = r.to_string();
+                    if r.code == 535 {
+                        if let Some(hint) = auth_hint(host) {
+                            text.push_str(" (");
+                            text.push_str(hint);
+                            text.push(')');
+                        }
+                    }
+                    smtp_err(format!("cannot log in as {user}: {text}"))
                 }
-            } else if e.is_client() {
-                text = format!("cannot log in as {user}: {text}");
-            }
-            return Err(smtp_err(text));
+                other => client_error(cfg, other),
+            });
         }
     }
 
-    let body = to_crlf(msg.bytes);
     let mut params = Vec::new();
-    if !body.is_ascii() && conn.server_info().supports_feature(Extension::EightBitMime) {
-        params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+    if !msg.bytes.is_ascii() && conn.extensions.has("8BITMIME") {
+        params.push("BODY=8BITMIME");
     }
-    let any_utf8 = from
-        .as_ref()
-        .is_some_and(|a: &Address| !a.to_string().is_ascii())
-        || rcpts.iter().any(|a| !a.to_string().is_ascii());
-    if any_utf8 {
-        if !conn.server_info().supports_feature(Extension::SmtpUtfEight) {
-            let _ = conn.quit();
+    if !from.is_ascii() || rcpts.iter().any(|a| !a.is_ascii()) {
+        if !conn.extensions.has("SMTPUTF8") {
             return Err(smtp_err(
                 "an address is not ASCII and the server does not offer SMTPUTF8".into(),
             ));
         }
-        params.push(MailParameter::SmtpUtfEight);
+        params.push("SMTPUTF8");
     }
     verbose("MAIL FROM");
-    if let Err(e) = conn.command(Mail::new(from, params)) {
-        conn.abort();
-        return Err(smtp_err(format!("MAIL FROM: {}", reply_text(&e))));
-    }
+    conn.mail(from, &params).map_err(|e| step("MAIL FROM: ", e))?;
     for a in rcpts {
         verbose(&format!("RCPT TO:<{a}>"));
-        if let Err(e) = conn.command(Rcpt::new(a.clone(), Vec::new())) {
-            conn.abort();
-            return Err(smtp_err(format!("recipient <{a}>: {}", reply_text(&e))));
+        let r = conn.rcpt(a).map_err(|e| step("", e))?;
+        if r.code != 250 && r.code != 251 {
+            return Err(smtp_err(format!("recipient <{a}>: {r}")));
         }
     }
-    if let Err(e) = conn.command(Data) {
-        conn.abort();
-        return Err(smtp_err(format!("DATA: {}", reply_text(&e))));
-    }
-    // lettre writes CRLF "." CRLF after the bytes: drop our final line end so that no empty
-    // line is added to the message.
-    let data = body.strip_suffix(b"\r\n").unwrap_or(&body);
-    if let Err(e) = conn.message(data) {
-        conn.abort();
-        return Err(smtp_err(format!("message refused: {}", reply_text(&e))));
-    }
-    verbose("sent");
-    let _ = conn.quit();
+    conn.data(msg.bytes)
+        .map_err(|e| step("message refused: ", e))?;
     Ok(())
 }
 
-fn tls_parameters(cfg: &SmtpConfig) -> Result<TlsParameters, SendError> {
-    let tls_err = |reason: String| SendError::Tls {
-        host: cfg.host.clone(),
-        port: cfg.port,
-        reason,
-    };
-    let mut b = TlsParameters::builder(cfg.host.clone());
-    if let Some(f) = &cfg.ca_file {
-        let pem = std::fs::read(f)
-            .map_err(|e| tls_err(format!("cannot read tls-ca-file {}: {e}", f.display())))?;
-        let cert = Certificate::from_pem(&pem)
-            .map_err(|e| tls_err(format!("tls-ca-file {}: {e}", f.display())))?;
-        b = b.add_root_certificate(cert);
+/// An address fit for `MAIL FROM:<…>`/`RCPT TO:<…>`: no controls, spaces outside quotes or
+/// angle brackets (which would change the command), and an `@` with text on both sides.
+fn check_address(a: &str) -> Result<(), &'static str> {
+    if a.bytes().any(|b| b.is_ascii_control() || b == b'<' || b == b'>') {
+        return Err("it contains control characters or angle brackets");
     }
-    if cfg.verify_ignore {
-        // Documented as dangerous: tls-verify=ignore.
-        b = b
-            .dangerous_accept_invalid_certs(true)
-            .dangerous_accept_invalid_hostnames(true);
+    let (local, domain) = a.rsplit_once('@').ok_or("it has no @domain")?;
+    if local.is_empty() || domain.is_empty() || domain.contains(' ') {
+        return Err("it is not local-part@domain");
     }
-    b.build_native().map_err(|e| tls_err(error_chain(&e)))
+    if local.contains(' ') && !(local.starts_with('"') && local.ends_with('"')) {
+        return Err("it contains a space");
+    }
+    Ok(())
 }
 
-/// A connection or TLS failure: refused/timed out name host and port; a TLS failure names the
-/// host (and says what the TLS library said).
-fn connect_error(cfg: &SmtpConfig, e: &lettre::transport::smtp::Error, tls: bool) -> SendError {
-    use std::error::Error as _;
-    let mut src = e.source();
-    let mut io = None;
-    while let Some(s) = src {
-        if let Some(i) = s.downcast_ref::<std::io::Error>() {
-            io = Some(i);
-            break;
-        }
-        src = s.source();
-    }
-    if e.status().is_some() {
-        return SendError::Smtp {
+fn tls_options(cfg: &SmtpConfig) -> Result<TlsOptions, SendError> {
+    let ca_pem = match &cfg.ca_file {
+        Some(f) => Some(std::fs::read(f).map_err(|e| SendError::Tls {
             host: cfg.host.clone(),
             port: cfg.port,
-            text: reply_text(e),
-        };
-    }
-    match io {
-        Some(i)
+            reason: format!("cannot read tls-ca-file {}: {e}", f.display()),
+        })?),
+        None => None,
+    };
+    // Documented as dangerous: tls-verify=ignore.
+    Ok(TlsOptions {
+        ca_pem,
+        accept_invalid: cfg.verify_ignore,
+    })
+}
+
+/// A client failure as the user should read it: refused/timed out name host and port; a
+/// TLS failure says what the TLS library said; a reply is shown whole.
+fn client_error(cfg: &SmtpConfig, e: ClientError) -> SendError {
+    let (host, port) = (cfg.host.clone(), cfg.port);
+    match e {
+        ClientError::Io(i)
             if matches!(
                 i.kind(),
                 std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
             ) =>
         {
             SendError::Connect {
-                host: cfg.host.clone(),
-                port: cfg.port,
+                host,
+                port,
                 reason: format!("timed out after {} s", cfg.timeout.as_secs()),
             }
         }
-        Some(i) if !tls || !e.is_tls() => SendError::Connect {
-            host: cfg.host.clone(),
-            port: cfg.port,
+        ClientError::Io(i) => SendError::Connect {
+            host,
+            port,
             reason: i.to_string(),
         },
-        _ if tls => SendError::Tls {
-            host: cfg.host.clone(),
-            port: cfg.port,
-            reason: error_chain(e)
-                .trim_start_matches("Connection error: ")
-                .to_owned(),
+        ClientError::Tls(reason) => SendError::Tls { host, port, reason },
+        ClientError::Reply(r) => SendError::Smtp {
+            host,
+            port,
+            text: r.to_string(),
         },
-        _ => SendError::Connect {
-            host: cfg.host.clone(),
-            port: cfg.port,
-            reason: error_chain(e),
+        ClientError::Protocol(t) => SendError::Smtp {
+            host,
+            port,
+            text: t,
         },
     }
 }
 
-/// The server's reply as "CODE text" when the error is a reply, else the error chain.
-fn reply_text(e: &lettre::transport::smtp::Error) -> String {
-    use std::error::Error as _;
-    let text = e.source().map(|s| s.to_string()).unwrap_or_default();
-    // lettre reads replies as UTF-8 text; a reply in GBK (QQ) arrives as an I/O error.
-    if text.contains("did not contain valid UTF-8") {
-        return "the server's reply is not UTF-8 text and cannot be shown".into();
-    }
-    match e.status() {
-        Some(code) => format!(
-            "{code} {}",
-            crate::message::charset::decode_guess(text.as_bytes())
-        ),
-        None => error_chain(e),
-    }
+/// The OAuth2 access token for XOAUTH2: the first line printed by `oauth2-token-command`.
+fn oauth2_token(cfg: &SmtpConfig) -> Result<String, SendError> {
+    let cmd = cfg.oauth2_command.as_deref().ok_or_else(|| {
+        SendError::PasswordCommand(
+            "smtp-auth=xoauth2 needs oauth2-token-command (a command printing an access token)"
+                .into(),
+        )
+    })?;
+    run_secret_command(cmd, "oauth2-token-command")
 }
 
-/// An error and its sources, joined with ": ", without lettre's "Connection error" prefixes
-/// repeated.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(x) = src {
-        let t = x.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        src = x.source();
+/// Runs `cmd` with `sh -c` and returns the first line of its output (never logged).
+fn run_secret_command(cmd: &str, what: &str) -> Result<String, SendError> {
+    let out = std::process::Command::new("/bin/sh")
+        .args(["-c", cmd])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| SendError::PasswordCommand(format!("{what}: {e}")))?;
+    if !out.status.success() {
+        return Err(SendError::PasswordCommand(format!(
+            "{what} exited with {}",
+            out.status
+        )));
     }
-    s
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().next().unwrap_or("").trim_end().to_owned();
+    if line.is_empty() {
+        return Err(SendError::PasswordCommand(format!("{what} printed nothing")));
+    }
+    Ok(line)
 }
 
 /// Provider hints for a 535 reply, by host-name suffix (data, not protocol code).
@@ -544,7 +570,7 @@ const AUTH_HINTS: &[(&[&str], &str)] = &[
     (&["gmail.com", "googlemail.com"], "use an app password"),
     (
         &["outlook.com", "office365.com", "hotmail.com", "live.com"],
-        "Outlook.com requires OAuth2 (XOAUTH2), which rmail does not support yet",
+        "Outlook.com requires OAuth2: set smtp-auth=xoauth2 and oauth2-token-command",
     ),
 ];
 
@@ -559,23 +585,6 @@ pub fn auth_hint(host: &str) -> Option<&'static str> {
     })
 }
 
-/// LF or CRLF line ends → CRLF (RFC 5321 §2.3.8), ending with one.
-fn to_crlf(b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(b.len() + b.len() / 32 + 2);
-    let mut prev = 0u8;
-    for &c in b {
-        if c == b'\n' && prev != b'\r' {
-            out.push(b'\r');
-        }
-        out.push(c);
-        prev = c;
-    }
-    if !out.ends_with(b"\r\n") {
-        out.extend_from_slice(b"\r\n");
-    }
-    out
-}
-
 /// The password for `user` at the configured host, from the first source that has one.
 fn resolve_password(cfg: &SmtpConfig, user: &str) -> Result<String, SendError> {
     let none = || SendError::NoPassword {
@@ -584,26 +593,7 @@ fn resolve_password(cfg: &SmtpConfig, user: &str) -> Result<String, SendError> {
     };
     match &cfg.password {
         PasswordSource::Given(p) => Ok(p.clone()),
-        PasswordSource::Command(cmd) => {
-            let out = std::process::Command::new("/bin/sh")
-                .args(["-c", cmd])
-                .stdin(std::process::Stdio::null())
-                .stderr(std::process::Stdio::inherit())
-                .output()
-                .map_err(|e| SendError::PasswordCommand(e.to_string()))?;
-            if !out.status.success() {
-                return Err(SendError::PasswordCommand(format!(
-                    "exited with {}",
-                    out.status
-                )));
-            }
-            let text = String::from_utf8_lossy(&out.stdout);
-            let line = text.lines().next().unwrap_or("").to_owned();
-            if line.is_empty() {
-                return Err(SendError::PasswordCommand("printed nothing".into()));
-            }
-            Ok(line)
-        }
+        PasswordSource::Command(cmd) => run_secret_command(cmd, "password-command"),
         PasswordSource::NetrcOrPrompt => {
             let netrc = std::env::var_os("HOME")
                 .map(|h| PathBuf::from(h).join(".netrc"))
@@ -754,9 +744,12 @@ mod tests {
     }
 
     #[test]
-    fn crlf_conversion() {
-        assert_eq!(to_crlf(b"a\nb\r\n.c\n"), b"a\r\nb\r\n.c\r\n");
-        assert_eq!(to_crlf(b"a"), b"a\r\n");
+    fn addresses_that_would_change_the_command_are_refused() {
+        assert!(check_address("a@b.example").is_ok());
+        assert!(check_address("\"a b\"@b.example").is_ok());
+        for bad in ["a@b>", "a\r\nRCPT TO:<x@y>@b", "a b@c", "nodomain", "@b", "a@"] {
+            assert!(check_address(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

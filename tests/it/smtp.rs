@@ -30,6 +30,15 @@ def authenticator(server, session, envelope, mechanism, data):
 
 class Handler:
     count = 0
+    async def auth_XOAUTH2(self, server, args):
+        # The Google/Microsoft mechanism: base64("user=U^Aauth=Bearer TOKEN^A^A").
+        import base64
+        try:
+            raw = base64.b64decode(args[1]).decode()
+        except Exception:
+            return AuthResult(success=False, handled=False)
+        ok = raw == "user=%s\x01auth=Bearer tok-%s\x01\x01" % (user, password.replace(" ", "-"))
+        return AuthResult(success=ok, handled=False)
     async def handle_RCPT(self, server, session, envelope, address, options):
         if address.startswith("nobody@"):
             return "550 5.1.1 <%s>: Recipient address rejected: User unknown" % address
@@ -551,4 +560,84 @@ fn e2e_rejected_recipient_exits_4_with_dead_letter() {
     assert!(err.contains("550"), "{err}");
     assert!(dir.path().join("dead.letter").exists());
     assert_eq!(s.count(), 0);
+}
+
+#[test]
+fn xoauth2_token_from_the_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(s) = start(dir.path(), Mode::Tls) else {
+        return;
+    };
+    let mut v = tls_vars(&s, "smtps", "");
+    v.retain(|(k, _)| *k != "smtp-auth-password");
+    v.push(("oauth2-token-command", "echo tok-correct-horse".into()));
+    send_with(dir.path(), &v, "bob@example.com").expect("send with XOAUTH2");
+    assert_eq!(s.count(), 1);
+    // A wrong token is refused with the server's reply; nothing is sent.
+    let mut v = tls_vars(&s, "smtps", "");
+    v.retain(|(k, _)| *k != "smtp-auth-password");
+    v.push(("smtp-auth", "xoauth2".into()));
+    v.push(("oauth2-token-command", "echo expired".into()));
+    let e = send_with(dir.path(), &v, "bob@example.com").unwrap_err();
+    assert!(e.to_string().contains("535"), "{e}");
+    assert!(!e.to_string().contains("expired"), "token leaked: {e}");
+    assert_eq!(s.count(), 1);
+    // smtp-auth=xoauth2 without a token command: a clear error before any AUTH.
+    let mut v = tls_vars(&s, "smtps", "");
+    v.push(("smtp-auth", "xoauth2".into()));
+    let e = send_with(dir.path(), &v, "bob@example.com").unwrap_err();
+    assert!(e.to_string().contains("oauth2-token-command"), "{e}");
+}
+
+/// A scripted server (QQ and NetEase answer in GBK, which no Debian peer does): greets,
+/// accepts EHLO and MAIL, refuses RCPT with a GBK reply.
+#[test]
+fn gbk_reply_is_shown_decoded() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut c, _) = l.accept().unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        c.write_all(b"220 mx.test ESMTP\r\n").unwrap();
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 1024];
+        loop {
+            let Ok(n) = c.read(&mut chunk) else { break };
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            while let Some(i) = buf.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = buf.drain(..=i).collect();
+                let verb = String::from_utf8_lossy(&line[..4.min(line.len())]).to_uppercase();
+                let reply: Vec<u8> = match verb.as_str() {
+                    "EHLO" => b"250-mx.test\r\n250 8BITMIME\r\n".to_vec(),
+                    "MAIL" => b"250 OK\r\n".to_vec(),
+                    "RCPT" => {
+                        let mut r = b"550 ".to_vec();
+                        // "邮箱不可用" in GBK.
+                        r.extend_from_slice(&[0xd3, 0xca, 0xcf, 0xe4, 0xb2, 0xbb, 0xbf, 0xc9, 0xd3, 0xc3]);
+                        r.extend_from_slice(b"\r\n");
+                        r
+                    }
+                    _ => b"221 bye\r\n".to_vec(),
+                };
+                c.write_all(&reply).unwrap();
+            }
+        }
+    });
+    let e = send_with(
+        dir.path(),
+        &[
+            ("mta", format!("smtp://127.0.0.1:{port}")),
+            ("smtp-timeout", "5".into()),
+        ],
+        "bob@example.com",
+    )
+    .unwrap_err();
+    server.join().unwrap();
+    let text = e.to_string();
+    assert!(text.contains("550 邮箱不可用"), "{text}");
 }
