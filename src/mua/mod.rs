@@ -13,6 +13,7 @@ pub mod account;
 pub mod commands;
 pub mod display;
 pub mod files;
+pub mod interrupt;
 pub mod msglist;
 pub mod reply;
 pub mod send;

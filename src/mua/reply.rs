@@ -51,6 +51,11 @@ pub enum Ending {
         /// Save to dead.letter.
         save: bool,
     },
+    /// Two interrupts in a row: abandoned, kept in dead.letter unless `nosave`.
+    Interrupted {
+        /// Save to dead.letter.
+        save: bool,
+    },
 }
 
 impl Session {
@@ -117,7 +122,7 @@ impl Session {
                     println!("EOT");
                 }
             }
-            Ending::Abort { save } => {
+            Ending::Abort { save } | Ending::Interrupted { save } => {
                 if save {
                     sendmode::save_draft(self, &parts);
                 }
@@ -282,10 +287,38 @@ impl Session {
     /// end-of-file, `.` alone, `~.`, `~q` or `~x`. The stdin lock is taken per line, so that
     /// escapes such as `~h` can prompt.
     pub fn collect_body(&mut self, p: &mut Parts) -> io::Result<Ending> {
+        use super::interrupt::{read_tty_line, SigintGuard, TtyRead};
         let mut line = String::new();
+        // On a terminal ^C is ours (see `interrupt`); from a pipe it keeps its default.
+        let guard = if self.interactive {
+            SigintGuard::install().ok()
+        } else {
+            None
+        };
+        let mut interrupts = 0;
         loop {
             line.clear();
-            if io::stdin().lock().read_line(&mut line)? == 0 {
+            if guard.is_some() {
+                match read_tty_line(&mut line)? {
+                    TtyRead::Eof => return Ok(Ending::Send),
+                    TtyRead::Line => interrupts = 0,
+                    TtyRead::Interrupted => {
+                        if self.vars.is_set("ignore") {
+                            println!("@");
+                            continue;
+                        }
+                        interrupts += 1;
+                        if interrupts >= 2 {
+                            println!();
+                            return Ok(Ending::Interrupted {
+                                save: !self.vars.is_set("nosave"),
+                            });
+                        }
+                        println!("\n(Interrupt -- one more to kill letter)");
+                        continue;
+                    }
+                }
+            } else if io::stdin().lock().read_line(&mut line)? == 0 {
                 return Ok(Ending::Send);
             }
             let l = line.trim_end_matches(['\n', '\r']);

@@ -85,6 +85,12 @@ pub fn run(req: SendRequest) -> i32 {
                 }
                 return EXIT_OK;
             }
+            Ok(super::reply::Ending::Interrupted { save }) => {
+                if save {
+                    save_draft(&s, &draft);
+                }
+                return crate::error::EXIT_FAIL;
+            }
             Err(e) => {
                 eprintln!("rmail: cannot read the message: {e}");
                 save_draft(&s, &draft);

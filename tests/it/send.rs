@@ -435,3 +435,45 @@ fn root_delivers_to_another_user_as_that_user() {
         "{text}"
     );
 }
+
+/// mailx: on a terminal the first ^C while composing warns, a second one abandons the
+/// letter and keeps it in dead.letter; nothing is sent and the exit status is 1.
+#[test]
+fn double_interrupt_keeps_the_draft_in_dead_letter() {
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = crate::util::rmail(home.path());
+    cmd.args(["-S", "mta=local", "-s", "subject given", "tester"]);
+    let mut p = crate::util::PtyChild::spawn(cmd);
+    p.type_bytes(b"first line of the draft\n");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    p.type_bytes(b"\x03");
+    assert!(p.wait_for("(Interrupt -- one more to kill letter)"), "{}", p.output());
+    p.type_bytes(b"\x03");
+    let st = p.wait();
+    assert_eq!(st.code(), Some(1), "{}", p.output());
+    let dead = std::fs::read_to_string(home.path().join("dead.letter")).unwrap_or_default();
+    assert!(dead.contains("first line of the draft"), "dead.letter: {dead:?}");
+    assert!(!home.path().join("spool").exists(), "something was delivered");
+}
+
+/// A line typed between two interrupts resets the count: one more ^C only warns again.
+#[test]
+fn interrupt_count_resets_after_a_line() {
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = crate::util::rmail(home.path());
+    cmd.args(["-S", "mta=local", "-s", "s", "tester"]);
+    let mut p = crate::util::PtyChild::spawn(cmd);
+    p.type_bytes(b"one\n");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    p.type_bytes(b"\x03");
+    assert!(p.wait_for("one more to kill letter"), "{}", p.output());
+    p.type_bytes(b"two\n");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    p.type_bytes(b"\x03");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    p.type_bytes(b".\n");
+    let st = p.wait();
+    assert_eq!(st.code(), Some(0), "{}", p.output());
+    let spool = std::fs::read_to_string(home.path().join("spool")).unwrap();
+    assert!(spool.contains("one\ntwo\n"), "{spool}");
+}

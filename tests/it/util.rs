@@ -152,3 +152,107 @@ pub fn fake_sendmail(dir: &Path, code: i32) -> String {
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     p.display().to_string()
 }
+
+/// A child running on a pseudo-terminal: its own session with the pty as controlling
+/// terminal (so `^C` written to the master becomes SIGINT for it), output collected by a
+/// thread.
+pub struct PtyChild {
+    pub child: Child,
+    master: std::fs::File,
+    output: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl PtyChild {
+    /// Spawns `cmd` with stdin, stdout and stderr on a new pty.
+    pub fn spawn(mut cmd: Command) -> PtyChild {
+        use std::os::fd::FromRawFd;
+        use std::os::unix::process::CommandExt;
+        let (mut m, mut s) = (0, 0);
+        // SAFETY: openpty writes two fds into live integers.
+        let r = unsafe {
+            libc::openpty(
+                &mut m,
+                &mut s,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                std::ptr::null(),
+            )
+        };
+        assert_eq!(r, 0, "openpty failed");
+        // SAFETY: fresh fds owned from here on.
+        let (master, slave) = unsafe {
+            (
+                std::fs::File::from_raw_fd(m),
+                std::fs::File::from_raw_fd(s),
+            )
+        };
+        cmd.stdin(slave.try_clone().unwrap())
+            .stdout(slave.try_clone().unwrap())
+            .stderr(slave);
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().expect("spawn on pty");
+        drop(cmd);
+        let output = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (out2, mut reader) = (output.clone(), master.try_clone().unwrap());
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                out2.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        PtyChild {
+            child,
+            master,
+            output,
+        }
+    }
+
+    /// Types `bytes` on the terminal.
+    pub fn type_bytes(&mut self, bytes: &[u8]) {
+        self.master.write_all(bytes).unwrap();
+    }
+
+    /// Waits up to 10 s until the output contains `what`; returns whether it did.
+    pub fn wait_for(&self, what: &str) -> bool {
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(10) {
+            if String::from_utf8_lossy(&self.output.lock().unwrap()).contains(what) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// Everything printed so far.
+    pub fn output(&self) -> String {
+        String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
+    }
+
+    /// Waits up to 10 s for the exit status (killing the child after that).
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        let t = Instant::now();
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return st;
+            }
+            if t.elapsed() > Duration::from_secs(10) {
+                self.child.kill().ok();
+                panic!("child on pty did not exit; output: {}", self.output());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
