@@ -7,6 +7,19 @@ use rmail::mua;
 use std::path::PathBuf;
 
 fn main() {
+    // Invoked as `sendmail` or `mailq` (a symlink), rmail is the MTA's command-line face.
+    let argv0 = std::env::args_os().next().unwrap_or_default();
+    let name = std::path::Path::new(&argv0)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if name == "sendmail" {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        std::process::exit(rmail::server::cmd::sendmail(&args));
+    }
+    if name == "mailq" {
+        std::process::exit(rmail::server::cmd::queue(None, None));
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -25,7 +38,42 @@ fn main() {
 
 fn run(cli: Cli) -> i32 {
     match &cli.command {
-        Some(Command::Deliver { sender, user }) => return deliver(sender, user),
+        Some(Command::Deliver {
+            sender,
+            user,
+            batch: false,
+            ..
+        }) => return deliver(sender, user),
+        Some(Command::Deliver {
+            user,
+            batch: true,
+            mailbox,
+            size_limit,
+            ..
+        }) => return rmail::server::cmd::deliver_batch(user, mailbox.as_deref(), *size_limit),
+        Some(Command::Serve {
+            config,
+            daemon,
+            print_config,
+            overrides,
+        }) => {
+            return rmail::server::cmd::serve(rmail::server::cmd::ServeOptions {
+                config: config.clone(),
+                daemon: *daemon,
+                print_config: *print_config,
+                overrides: overrides.clone(),
+            })
+        }
+        Some(Command::Users { config, action }) => {
+            return rmail::server::cmd::users(config.as_deref(), action)
+        }
+        Some(Command::Queue { config, action }) => {
+            return rmail::server::cmd::queue(config.as_deref(), action.as_ref())
+        }
+        Some(Command::Newaliases { config }) => {
+            return rmail::server::cmd::newaliases(config.as_deref())
+        }
+        Some(Command::Sendmail { args }) => return rmail::server::cmd::sendmail(args),
         Some(Command::Presets) => {
             print!("{}", rmail::config::presets::table());
             return EXIT_OK;
@@ -149,8 +197,8 @@ fn account_add(preset: &str, address: &str, name: Option<&str>) -> i32 {
     }
     if q.oauth2_required {
         println!(
-            "Note: {} requires OAuth2 (XOAUTH2); rmail does not support OAuth2 yet, so \
-             password logins will be refused.",
+            "Note: {} requires OAuth2 (XOAUTH2): password logins are refused. Set \
+             oauth2-token-command to a program that prints an access token (e.g. oama).",
             p.title
         );
     }

@@ -116,9 +116,74 @@ pub enum Command {
         /// The envelope sender for the From_ line.
         #[arg(short = 'f', value_name = "SENDER", default_value = "")]
         sender: String,
+        /// Read length-prefixed messages until end of input and acknowledge each (the
+        /// server's per-user delivery worker; one fsync per batch).
+        #[arg(long, hide = true)]
+        batch: bool,
+        /// The mailbox to write in batch mode (default: USER's system mailbox).
+        #[arg(long, hide = true, value_name = "PATH")]
+        mailbox: Option<std::path::PathBuf>,
+        /// With --batch: refuse messages that would make the mailbox larger than this many
+        /// bytes (0: no limit).
+        #[arg(long, hide = true, value_name = "BYTES", default_value_t = 0)]
+        size_limit: u64,
         /// The recipient's login name.
         #[arg(value_name = "USER")]
         user: String,
+    },
+    /// Run the mail server: SMTP on 25/587/465 (and the ports the config names), local
+    /// delivery into the spool, the queue and the relay client. Configured with Postfix
+    /// main.cf keys in /etc/rmail/main.cf (or $RMAIL_CONFIG, or -c); without a config and not
+    /// root, a loopback-only default on ports 2525/2587/2465 with everything under the XDG
+    /// data directory.
+    Serve {
+        /// The configuration file (main.cf syntax).
+        #[arg(short = 'c', long = "config", value_name = "FILE", env = "RMAIL_CONFIG")]
+        config: Option<std::path::PathBuf>,
+        /// Detach from the terminal and run in the background (logs go to syslog).
+        #[arg(long)]
+        daemon: bool,
+        /// Print the effective settings (like postconf -n) and exit.
+        #[arg(long)]
+        print_config: bool,
+        /// Override a setting (like postfix -o); repeatable.
+        #[arg(short = 'o', value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+    },
+    /// Manage rmail's own user file (virtual users; the `user_database` key): add a user,
+    /// delete one, change a password, list them. Passwords are read from standard input
+    /// when it is not a terminal, else prompted for twice without echo.
+    Users {
+        /// The configuration file (main.cf syntax).
+        #[arg(short = 'c', long = "config", value_name = "FILE", env = "RMAIL_CONFIG")]
+        config: Option<std::path::PathBuf>,
+        /// What to do.
+        #[command(subcommand)]
+        action: UsersAction,
+    },
+    /// List the mail queue like mailq; `flush` retries every message now, `delete ID`
+    /// removes one.
+    Queue {
+        /// The configuration file (main.cf syntax).
+        #[arg(short = 'c', long = "config", value_name = "FILE", env = "RMAIL_CONFIG")]
+        config: Option<std::path::PathBuf>,
+        /// What to do (default: list).
+        #[command(subcommand)]
+        action: Option<QueueAction>,
+    },
+    /// Check the alias files named by alias_maps and report their errors.
+    Newaliases {
+        /// The configuration file (main.cf syntax).
+        #[arg(short = 'c', long = "config", value_name = "FILE", env = "RMAIL_CONFIG")]
+        config: Option<std::path::PathBuf>,
+    },
+    /// The sendmail interface: enqueue the message on standard input for the recipients
+    /// (-t: from its To/Cc/Bcc), with the classic flags -i, -oi, -f SENDER, -F NAME. Also
+    /// what rmail does when invoked under the name `sendmail`; as `mailq` it lists the queue.
+    Sendmail {
+        /// sendmail's flags and the recipients, as sendmail takes them.
+        #[arg(value_name = "ARGS", trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
     },
     /// List the mail provider presets: SMTP, IMAP and POP3 servers (host:port, TLS mode) and
     /// the provider's quirks (authorization code, app password, OAuth2, IMAP ID).
@@ -128,6 +193,46 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         action: AccountAction,
+    },
+}
+
+/// `rmail users` subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum UsersAction {
+    /// Add a virtual user with a password.
+    Add {
+        /// The login name (also the spool mailbox name).
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// Delete a virtual user (the mailbox stays).
+    Del {
+        /// The login name.
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// Change a virtual user's password.
+    Passwd {
+        /// The login name.
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// List the virtual users.
+    List,
+}
+
+/// `rmail queue` subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum QueueAction {
+    /// List the queue (the default).
+    List,
+    /// Retry every queued message now.
+    Flush,
+    /// Remove a message from the queue.
+    Delete {
+        /// The queue ID, as listed.
+        #[arg(value_name = "ID")]
+        id: String,
     },
 }
 

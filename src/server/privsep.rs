@@ -1,0 +1,400 @@
+//! Privilege separation, Postfix's model in one binary (STYLE.md §7).
+//!
+//! Started as root, `rmail serve` binds its ports, then forks:
+//! - the **child** drops to `mail_owner` (groups, gid, uid — in that order, and checks that
+//!   root cannot be regained) and runs everything that parses network input: the SMTP
+//!   sessions, the queue, the relay client;
+//! - the **master** keeps root for one job: local delivery into system users' mailboxes,
+//!   which it hands to a per-user worker process (`rmail deliver --batch USER`) started with
+//!   the recipient's uid and gid. A mailbox is never written as root unless its user is root.
+//!
+//! The two talk over a Unix socketpair with a tiny framed protocol:
+//! - request  `<id> <user> <length>\n` followed by `length` octets (a complete mbox entry:
+//!   `From_` line, headers, quoted body, final blank line);
+//! - response `<id> ok\n`, `<id> temp <text>\n` or `<id> perm <text>\n`.
+//!
+//! The master never trusts the child with a path: it computes the mailbox from the user name
+//! and its own configuration, and refuses names that are not system users.
+//!
+//! Not started as root, none of this happens: one process does everything as the invoking
+//! user.
+
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+/// How one local delivery ended (sysexits-like classes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// In the mailbox and fsync'ed.
+    Delivered,
+    /// Try again later (lock busy, disk full, worker died): `4xx` / stays queued.
+    Temporary(String),
+    /// Will never work (mailbox size limit, unsafe mailbox): `5xx` / bounce.
+    Permanent(String),
+}
+
+/// Whether this process runs as root.
+pub fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// Raises `RLIMIT_NOFILE` to its hard limit (1,000 idle SMTP connections need more than the
+/// usual 1,024 descriptors); returns the new soft limit.
+pub fn raise_nofile() -> u64 {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a live struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 {
+            return 0;
+        }
+        let want = libc::rlimit {
+            rlim_cur: r.rlim_max,
+            rlim_max: r.rlim_max,
+        };
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
+            return want.rlim_cur;
+        }
+    }
+    r.rlim_cur
+}
+
+/// The uid, gid and home of the system account `name`.
+pub fn account(name: &str) -> Option<(u32, u32, PathBuf)> {
+    let c = CString::new(name).ok()?;
+    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut out: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: getpwnam_r fills `pw` with pointers into `buf`, both alive while we read them.
+    let rc = unsafe {
+        libc::getpwnam_r(
+            c.as_ptr(),
+            &mut pw,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &mut out,
+        )
+    };
+    if rc != 0 || out.is_null() {
+        return None;
+    }
+    // SAFETY: pw_dir points into `buf` (NUL-terminated) when getpwnam_r succeeded.
+    let home = unsafe { std::ffi::CStr::from_ptr(pw.pw_dir) }
+        .to_string_lossy()
+        .into_owned();
+    Some((pw.pw_uid, pw.pw_gid, PathBuf::from(home)))
+}
+
+/// Drops root for good: supplementary groups → `[gid]`, then gid, then uid; fails when root
+/// could be regained afterwards.
+pub fn drop_privileges(uid: u32, gid: u32) -> io::Result<()> {
+    // SAFETY: plain libc calls on integers; order matters (groups and gid need root).
+    unsafe {
+        let groups = [gid as libc::gid_t];
+        if libc::setgroups(1, groups.as_ptr()) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if libc::setresgid(gid, gid, gid) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if libc::setresuid(uid, uid, uid) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if uid != 0 && libc::setuid(0) == 0 {
+            return Err(io::Error::other("root could be regained after dropping it"));
+        }
+    }
+    Ok(())
+}
+
+type Job = (Vec<u8>, oneshot::Sender<Outcome>);
+
+/// The child's handle on the master: asks it to deliver into system users' mailboxes.
+#[derive(Clone)]
+pub struct MasterLink {
+    tx: mpsc::Sender<(String, Job)>,
+}
+
+impl MasterLink {
+    /// Starts the link's reader and writer tasks on `stream` (must be called inside a tokio
+    /// runtime).
+    pub fn start(stream: std::os::unix::net::UnixStream) -> io::Result<MasterLink> {
+        stream.set_nonblocking(true)?;
+        let stream = tokio::net::UnixStream::from_std(stream)?;
+        let (rd, mut wr) = stream.into_split();
+        let pending: Arc<Mutex<HashMap<u64, oneshot::Sender<Outcome>>>> = Arc::default();
+        let (tx, mut rx) = mpsc::channel::<(String, Job)>(1024);
+        let p2 = pending.clone();
+        tokio::spawn(async move {
+            let mut next = 0u64;
+            while let Some((user, (entry, reply))) = rx.recv().await {
+                next += 1;
+                p2.lock().await.insert(next, reply);
+                let head = format!("{next} {user} {}\n", entry.len());
+                if wr.write_all(head.as_bytes()).await.is_err()
+                    || wr.write_all(&entry).await.is_err()
+                {
+                    break;
+                }
+            }
+        });
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(rd).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let mut it = line.splitn(3, ' ');
+                let id: u64 = it.next().and_then(|i| i.parse().ok()).unwrap_or(0);
+                let outcome = match (it.next(), it.next()) {
+                    (Some("ok"), _) => Outcome::Delivered,
+                    (Some("perm"), t) => Outcome::Permanent(t.unwrap_or("").to_owned()),
+                    (_, t) => Outcome::Temporary(t.unwrap_or("").to_owned()),
+                };
+                if let Some(s) = pending.lock().await.remove(&id) {
+                    let _ = s.send(outcome);
+                }
+            }
+            // The master is gone: everything still waiting fails temporarily.
+            for (_, s) in pending.lock().await.drain() {
+                let _ = s.send(Outcome::Temporary("the delivery master exited".into()));
+            }
+        });
+        Ok(MasterLink { tx })
+    }
+
+    /// Delivers `entry` (a complete mbox entry) into system user `user`'s mailbox through
+    /// the master.
+    pub async fn deliver(&self, user: &str, entry: Vec<u8>) -> Outcome {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send((user.to_owned(), (entry, tx))).await.is_err() {
+            return Outcome::Temporary("the delivery master is gone".into());
+        }
+        rx.await
+            .unwrap_or_else(|_| Outcome::Temporary("the delivery master is gone".into()))
+    }
+}
+
+/// What the master needs to deliver.
+#[derive(Debug, Clone)]
+pub struct MasterConfig {
+    /// This program, to start `deliver --batch` workers.
+    pub exe: PathBuf,
+    /// `mail_spool_directory`.
+    pub spool_dir: PathBuf,
+    /// `home_mailbox` (relative to the user's home; empty: the spool mbox; ending in `/`:
+    /// Maildir).
+    pub home_mailbox: String,
+    /// `mailbox_size_limit` in bytes (0: none).
+    pub size_limit: u64,
+}
+
+impl MasterConfig {
+    /// The mailbox of a system user, from the master's own configuration only.
+    pub fn mailbox(&self, user: &str, home: &std::path::Path) -> PathBuf {
+        if self.home_mailbox.is_empty() {
+            self.spool_dir.join(user)
+        } else {
+            let mut p = home.join(self.home_mailbox.trim_end_matches('/'));
+            if self.home_mailbox.ends_with('/') {
+                // Keep the trailing slash: it tells the worker to write a Maildir.
+                let mut s = p.into_os_string();
+                s.push("/");
+                p = PathBuf::from(s);
+            }
+            p
+        }
+    }
+}
+
+/// Valid as a user name in the link protocol and on a worker's command line.
+fn plausible_user(u: &str) -> bool {
+    !u.is_empty()
+        && u.len() <= 64
+        && !u.starts_with(['-', '.'])
+        && u.bytes().all(|b| b.is_ascii_graphic() && b != b'/')
+}
+
+/// The master's loop: reads delivery requests from the child until it closes the link,
+/// running one worker per recipient user. Blocks; call in the parent after the fork.
+pub fn run_master(link: std::os::unix::net::UnixStream, cfg: MasterConfig) -> io::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(master_loop(link, cfg))
+}
+
+async fn master_loop(link: std::os::unix::net::UnixStream, cfg: MasterConfig) -> io::Result<()> {
+    link.set_nonblocking(true)?;
+    let link = tokio::net::UnixStream::from_std(link)?;
+    let (rd, wr) = link.into_split();
+    let wr = Arc::new(Mutex::new(wr));
+    let mut rd = BufReader::new(rd);
+    let cfg = Arc::new(cfg);
+    let mut workers: HashMap<String, mpsc::Sender<Job>> = HashMap::new();
+    let mut head = String::new();
+    loop {
+        head.clear();
+        if rd.read_line(&mut head).await? == 0 {
+            return Ok(());
+        }
+        let mut it = head.trim_end().splitn(3, ' ');
+        let (Some(id), Some(user), Some(len)) = (it.next(), it.next(), it.next()) else {
+            return Err(io::Error::other("garbled request from the server process"));
+        };
+        let (id, user) = (id.to_owned(), user.to_owned());
+        let len: usize = len
+            .parse()
+            .map_err(|_| io::Error::other("garbled request length"))?;
+        if len > 1 << 31 {
+            return Err(io::Error::other("request too large"));
+        }
+        let mut entry = vec![0u8; len];
+        rd.read_exact(&mut entry).await?;
+        let (tx, rx) = oneshot::channel();
+        let wr2 = wr.clone();
+        tokio::spawn(async move {
+            let outcome = rx
+                .await
+                .unwrap_or_else(|_| Outcome::Temporary("delivery worker lost".into()));
+            let line = match outcome {
+                Outcome::Delivered => format!("{id} ok\n"),
+                Outcome::Temporary(t) => format!("{id} temp {}\n", one_line(&t)),
+                Outcome::Permanent(t) => format!("{id} perm {}\n", one_line(&t)),
+            };
+            let _ = wr2.lock().await.write_all(line.as_bytes()).await;
+        });
+        if !plausible_user(&user) {
+            let _ = tx.send(Outcome::Permanent(format!("bad user name {user:?}")));
+            continue;
+        }
+        let job = (entry, tx);
+        let job = match workers.get(&user) {
+            Some(w) => match w.send(job).await {
+                Ok(()) => continue,
+                Err(mpsc::error::SendError(job)) => job,
+            },
+            None => job,
+        };
+        // A new (or finished) worker for this user.
+        let (wtx, wrx) = mpsc::channel::<Job>(4096);
+        let _ = wtx.send(job).await;
+        workers.insert(user.clone(), wtx);
+        tokio::spawn(user_worker(cfg.clone(), user, wrx));
+    }
+}
+
+fn one_line(t: &str) -> String {
+    t.replace(['\r', '\n'], " ")
+}
+
+/// Delivers the jobs for one user through a `rmail deliver --batch` process running as that
+/// user; exits after 10 s without work (closing the worker's input ends it).
+async fn user_worker(cfg: Arc<MasterConfig>, user: String, mut rx: mpsc::Receiver<Job>) {
+    let Some((uid, gid, home)) = account(&user) else {
+        while let Ok(Some((_, tx))) =
+            tokio::time::timeout(std::time::Duration::from_millis(10), rx.recv()).await
+        {
+            let _ = tx.send(Outcome::Permanent(format!("no such user {user}")));
+        }
+        return;
+    };
+    let mailbox = cfg.mailbox(&user, &home);
+    let mut cmd = tokio::process::Command::new(&cfg.exe);
+    cmd.arg("deliver")
+        .arg("--batch")
+        .arg("--mailbox")
+        .arg(&mailbox)
+        .arg("--size-limit")
+        .arg(cfg.size_limit.to_string())
+        .arg("--")
+        .arg(&user)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", &home)
+        .env("USER", &user)
+        .env("LOGNAME", &user)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true);
+    if uid != 0 {
+        cmd.uid(uid).gid(gid);
+    }
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            let msg = format!("cannot start the delivery agent for {user}: {e}");
+            while let Ok(Some((_, tx))) =
+                tokio::time::timeout(std::time::Duration::from_millis(10), rx.recv()).await
+            {
+                let _ = tx.send(Outcome::Temporary(msg.clone()));
+            }
+            return;
+        }
+    };
+    let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        return;
+    };
+    let mut acks = BufReader::new(stdout).lines();
+    loop {
+        let first = match tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv()).await
+        {
+            Ok(Some(j)) => j,
+            _ => break,
+        };
+        // Group commit: everything already waiting goes into one batch.
+        let mut batch = vec![first];
+        while batch.len() < 512 {
+            match rx.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        let mut frames = Vec::new();
+        for (entry, _) in &batch {
+            frames.extend_from_slice(crate::mda::batch::encode_frame(entry).as_slice());
+        }
+        let wrote = stdin.write_all(&frames).await.is_ok() && stdin.flush().await.is_ok();
+        let mut failed = !wrote;
+        for (_, tx) in batch {
+            let outcome = if failed {
+                Outcome::Temporary("the delivery agent failed".into())
+            } else {
+                match acks.next_line().await {
+                    Ok(Some(line)) => parse_ack(&line),
+                    _ => {
+                        failed = true;
+                        Outcome::Temporary("the delivery agent exited".into())
+                    }
+                }
+            };
+            let _ = tx.send(outcome);
+        }
+        if failed {
+            break;
+        }
+    }
+    drop(stdin);
+    let _ = child.wait().await;
+    // Whatever arrived meanwhile fails temporarily (the queue retries it).
+    rx.close();
+    while let Some((_, tx)) = rx.recv().await {
+        let _ = tx.send(Outcome::Temporary("the delivery agent restarted".into()));
+    }
+}
+
+/// An ack line of the batch worker: `ok`, `temp TEXT`, `perm TEXT`.
+pub fn parse_ack(line: &str) -> Outcome {
+    let (kind, text) = line.split_once(' ').unwrap_or((line, ""));
+    match kind {
+        "ok" => Outcome::Delivered,
+        "perm" => Outcome::Permanent(text.to_owned()),
+        _ => Outcome::Temporary(if text.is_empty() { line } else { text }.to_owned()),
+    }
+}
