@@ -112,9 +112,11 @@ pub(crate) fn getspnam(name: &str) -> std::io::Result<Option<Shadow>> {
         if rc != 0 || result.is_null() {
             return (rc, None);
         }
+        #[allow(clippy::useless_conversion)] // c_long is i32 on 32-bit targets
+        let expire_day = i64::from(sp.sp_expire);
         let entry = Shadow {
             hash: lossy(sp.sp_pwdp),
-            expire_day: i64::from(sp.sp_expire),
+            expire_day,
         };
         (0, Some(entry))
     })
