@@ -3,4 +3,5 @@
 //! ([`cmd`]).
 
 pub mod cmd;
+pub mod route;
 pub mod tls;

@@ -117,7 +117,10 @@ mod tests {
         std::fs::write(&c, "not a certificate").unwrap();
         let e = acceptor(&c, &c).err().unwrap().to_string();
         assert!(e.contains("cannot use the certificate"), "{e}");
-        let e = acceptor(&d.path().join("missing"), &c).err().unwrap().to_string();
+        let e = acceptor(&d.path().join("missing"), &c)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("cannot read"), "{e}");
     }
 }
