@@ -3,5 +3,6 @@
 //! ([`cmd`]).
 
 pub mod cmd;
+pub mod privsep;
 pub mod route;
 pub mod tls;
