@@ -288,6 +288,9 @@ struct Source {
     params: Params,
     host: Host,
     file: String,
+    /// Warnings about the file's lines (stripped comments, duplicates), kept for
+    /// [`Config::with_overrides`].
+    line_warnings: Vec<Warning>,
 }
 
 /// The typed, validated configuration of `rmail serve`. Field names are the main.cf keys;
@@ -413,13 +416,13 @@ impl Config {
     /// Applies `-o name=value` overrides (as `postconf -o`/`postfix -o`) on top of this
     /// configuration and validates the result exactly like a file; the override wins over
     /// the file. Errors name the origin `-o`. The warnings returned are those of the whole
-    /// combined configuration (print these instead of the ones from [`load`]).
+    /// combined configuration, the file's included (print these instead of [`load`]'s).
     pub fn with_overrides<S: AsRef<str>>(
         &self,
         overrides: &[S],
     ) -> Result<(Config, Vec<Warning>), ConfigError> {
         let mut params = self.source.params.clone();
-        let mut warnings = Vec::new();
+        let mut warnings = self.source.line_warnings.clone();
         for o in overrides {
             let o = o.as_ref();
             let origin = Origin::new("-o", 0);
@@ -438,8 +441,11 @@ impl Config {
             }
             params.set(name, value.trim().to_owned(), origin, &mut warnings);
         }
-        let (config, more) = resolve::resolve(params, self.source.host.clone(), &self.source.file)?;
+        let (mut config, more) =
+            resolve::resolve(params, self.source.host.clone(), &self.source.file)?;
+        config.source.line_warnings = warnings.clone();
         warnings.extend(more);
+        warnings.sort_by_key(|w| (w.origin.line == 0, w.origin.line));
         Ok((config, warnings))
     }
 
@@ -497,9 +503,10 @@ pub fn parse_with(
     for (name, value, at) in syntax::read_lines(text, origin, &mut warnings)? {
         params.set(&name, value, at, &mut warnings);
     }
-    let (config, more) = resolve::resolve(params, host.clone(), origin)?;
+    let (mut config, more) = resolve::resolve(params, host.clone(), origin)?;
+    config.source.line_warnings = warnings.clone();
     warnings.extend(more);
-    warnings.sort_by_key(|w| w.origin.line);
+    warnings.sort_by_key(|w| (w.origin.line == 0, w.origin.line));
     Ok((config, warnings))
 }
 

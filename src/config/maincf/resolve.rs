@@ -633,6 +633,7 @@ pub(super) fn resolve(
             params,
             host,
             file: file.to_owned(),
+            line_warnings: Vec::new(),
         },
     };
     Ok((config, warnings))
