@@ -299,11 +299,14 @@ pub fn delivery_headers(
     let mut out = String::with_capacity(160 + received.len());
     out.push_str(&format!("Return-Path: <{}>\n", one_line(envelope_sender)));
     out.push_str(&format!("Delivered-To: {}\n", one_line(original_recipient)));
-    out.push_str(&fold_field(
-        &format!("Received: {}", one_line(received)),
-        "\t",
-    ));
-    out.push('\n');
+    // A queued message already carries its Received: line (added when it was accepted).
+    if !received.is_empty() {
+        out.push_str(&fold_field(
+            &format!("Received: {}", one_line(received)),
+            "\t",
+        ));
+        out.push('\n');
+    }
     out.into_bytes()
 }
 

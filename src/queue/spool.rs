@@ -441,7 +441,7 @@ pub fn expired(entry: &QueueEntry, now: SystemTime, maximal_queue_lifetime: Dura
 /// A fresh candidate ID for a message arriving at `arrival`: the second, then 16 bits mixed
 /// from the microseconds of now, the PID and a per-process counter. Uniqueness itself comes
 /// from the no-replace rename in [`Queue::enqueue_recipients`].
-fn new_id(arrival: SystemTime) -> QueueId {
+pub fn new_id(arrival: SystemTime) -> QueueId {
     let secs = qfile::to_secs(arrival) as u32;
     let usec = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)

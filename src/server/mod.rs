@@ -3,6 +3,10 @@
 //! ([`cmd`]).
 
 pub mod cmd;
+pub mod deliver;
+pub mod log;
 pub mod privsep;
+pub mod relay;
 pub mod route;
+pub mod runner;
 pub mod tls;
