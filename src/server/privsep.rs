@@ -8,10 +8,15 @@
 //!   which it hands to a per-user worker process (`rmail deliver --batch USER`) started with
 //!   the recipient's uid and gid. A mailbox is never written as root unless its user is root.
 //!
+//! The master also checks system users' passwords (the shadow database needs root) for the
+//! child's SMTP AUTH.
+//!
 //! The two talk over a Unix socketpair with a tiny framed protocol:
-//! - request  `<id> <user> <length>\n` followed by `length` octets (a complete mbox entry:
-//!   `From_` line, headers, quoted body, final blank line);
-//! - response `<id> ok\n`, `<id> temp <text>\n` or `<id> perm <text>\n`.
+//! - request  `<id> deliver <user> <length>\n` followed by `length` octets (a complete mbox
+//!   entry: `From_` line, headers, quoted body, final blank line), or
+//!   `<id> auth - <length>\n` followed by `login NUL password`;
+//! - response `<id> ok[ <user>]\n`, `<id> temp <text>\n`, `<id> perm <text>\n` (for auth:
+//!   `perm` = wrong credentials).
 //!
 //! The master never trusts the child with a path: it computes the mailbox from the user name
 //! and its own configuration, and refuses names that are not system users.
@@ -117,10 +122,14 @@ pub fn drop_privileges(uid: u32, gid: u32) -> io::Result<()> {
 
 type Job = (Vec<u8>, oneshot::Sender<Outcome>);
 
-/// The child's handle on the master: asks it to deliver into system users' mailboxes.
+/// A request to the master: (kind, argument, payload, where the answer goes).
+type Request = (&'static str, String, Vec<u8>, oneshot::Sender<(Outcome, String)>);
+
+/// The child's handle on the master: asks it to deliver into system users' mailboxes and to
+/// check system passwords.
 #[derive(Clone)]
 pub struct MasterLink {
-    tx: mpsc::Sender<(String, Job)>,
+    tx: mpsc::Sender<Request>,
 }
 
 impl MasterLink {
@@ -130,15 +139,16 @@ impl MasterLink {
         stream.set_nonblocking(true)?;
         let stream = tokio::net::UnixStream::from_std(stream)?;
         let (rd, mut wr) = stream.into_split();
-        let pending: Arc<Mutex<HashMap<u64, oneshot::Sender<Outcome>>>> = Arc::default();
-        let (tx, mut rx) = mpsc::channel::<(String, Job)>(1024);
+        let pending: Arc<Mutex<HashMap<u64, oneshot::Sender<(Outcome, String)>>>> =
+            Arc::default();
+        let (tx, mut rx) = mpsc::channel::<Request>(1024);
         let p2 = pending.clone();
         tokio::spawn(async move {
             let mut next = 0u64;
-            while let Some((user, (entry, reply))) = rx.recv().await {
+            while let Some((kind, arg, entry, reply)) = rx.recv().await {
                 next += 1;
                 p2.lock().await.insert(next, reply);
-                let head = format!("{next} {user} {}\n", entry.len());
+                let head = format!("{next} {kind} {arg} {}\n", entry.len());
                 if wr.write_all(head.as_bytes()).await.is_err()
                     || wr.write_all(&entry).await.is_err()
                 {
@@ -151,18 +161,21 @@ impl MasterLink {
             while let Ok(Some(line)) = lines.next_line().await {
                 let mut it = line.splitn(3, ' ');
                 let id: u64 = it.next().and_then(|i| i.parse().ok()).unwrap_or(0);
-                let outcome = match (it.next(), it.next()) {
-                    (Some("ok"), _) => Outcome::Delivered,
-                    (Some("perm"), t) => Outcome::Permanent(t.unwrap_or("").to_owned()),
-                    (_, t) => Outcome::Temporary(t.unwrap_or("").to_owned()),
+                let (outcome, extra) = match (it.next(), it.next()) {
+                    (Some("ok"), t) => (Outcome::Delivered, t.unwrap_or("").to_owned()),
+                    (Some("perm"), t) => (Outcome::Permanent(t.unwrap_or("").to_owned()), String::new()),
+                    (_, t) => (Outcome::Temporary(t.unwrap_or("").to_owned()), String::new()),
                 };
                 if let Some(s) = pending.lock().await.remove(&id) {
-                    let _ = s.send(outcome);
+                    let _ = s.send((outcome, extra));
                 }
             }
             // The master is gone: everything still waiting fails temporarily.
             for (_, s) in pending.lock().await.drain() {
-                let _ = s.send(Outcome::Temporary("the delivery master exited".into()));
+                let _ = s.send((
+                    Outcome::Temporary("the delivery master exited".into()),
+                    String::new(),
+                ));
             }
         });
         Ok(MasterLink { tx })
@@ -171,12 +184,28 @@ impl MasterLink {
     /// Delivers `entry` (a complete mbox entry) into system user `user`'s mailbox through
     /// the master.
     pub async fn deliver(&self, user: &str, entry: Vec<u8>) -> Outcome {
-        let (tx, rx) = oneshot::channel();
-        if self.tx.send((user.to_owned(), (entry, tx))).await.is_err() {
-            return Outcome::Temporary("the delivery master is gone".into());
+        self.ask("deliver", user, entry).await.0
+    }
+
+    /// Checks a system user's password (the master reads the shadow database): the user
+    /// name on success, `None` for wrong credentials or trouble.
+    pub async fn authenticate(&self, login: &str, password: &str) -> Option<String> {
+        let mut payload = login.as_bytes().to_vec();
+        payload.push(0);
+        payload.extend_from_slice(password.as_bytes());
+        match self.ask("auth", "-", payload).await {
+            (Outcome::Delivered, user) if !user.is_empty() => Some(user),
+            _ => None,
         }
-        rx.await
-            .unwrap_or_else(|_| Outcome::Temporary("the delivery master is gone".into()))
+    }
+
+    async fn ask(&self, kind: &'static str, arg: &str, payload: Vec<u8>) -> (Outcome, String) {
+        let (tx, rx) = oneshot::channel();
+        let gone = || (Outcome::Temporary("the master process is gone".into()), String::new());
+        if self.tx.send((kind, arg.to_owned(), payload, tx)).await.is_err() {
+            return gone();
+        }
+        rx.await.unwrap_or_else(|_| gone())
     }
 }
 
@@ -192,6 +221,10 @@ pub struct MasterConfig {
     pub home_mailbox: String,
     /// `mailbox_size_limit` in bytes (0: none).
     pub size_limit: u64,
+    /// The user base, for password checks.
+    pub users: crate::mda::users::UserBase,
+    /// `mydestination`, to strip `@domain` from logins.
+    pub local_domains: Vec<String>,
 }
 
 impl MasterConfig {
@@ -243,11 +276,13 @@ async fn master_loop(link: std::os::unix::net::UnixStream, cfg: MasterConfig) ->
         if rd.read_line(&mut head).await? == 0 {
             return Ok(());
         }
-        let mut it = head.trim_end().splitn(3, ' ');
-        let (Some(id), Some(user), Some(len)) = (it.next(), it.next(), it.next()) else {
+        let mut it = head.trim_end().splitn(4, ' ');
+        let (Some(id), Some(kind), Some(user), Some(len)) =
+            (it.next(), it.next(), it.next(), it.next())
+        else {
             return Err(io::Error::other("garbled request from the server process"));
         };
-        let (id, user) = (id.to_owned(), user.to_owned());
+        let (id, kind, user) = (id.to_owned(), kind.to_owned(), user.to_owned());
         let len: usize = len
             .parse()
             .map_err(|_| io::Error::other("garbled request length"))?;
@@ -256,6 +291,17 @@ async fn master_loop(link: std::os::unix::net::UnixStream, cfg: MasterConfig) ->
         }
         let mut entry = vec![0u8; len];
         rd.read_exact(&mut entry).await?;
+        if kind == "auth" {
+            let (wr2, cfg2) = (wr.clone(), cfg.clone());
+            tokio::spawn(async move {
+                let line = match check_password(&cfg2, &entry).await {
+                    Some(u) => format!("{id} ok {u}\n"),
+                    None => format!("{id} perm authentication failed\n"),
+                };
+                let _ = wr2.lock().await.write_all(line.as_bytes()).await;
+            });
+            continue;
+        }
         let (tx, rx) = oneshot::channel();
         let wr2 = wr.clone();
         tokio::spawn(async move {
@@ -287,6 +333,24 @@ async fn master_loop(link: std::os::unix::net::UnixStream, cfg: MasterConfig) ->
         workers.insert(user.clone(), wtx);
         tokio::spawn(user_worker(cfg.clone(), user, wrx));
     }
+}
+
+/// Checks `login NUL password` against the user base on a blocking thread.
+async fn check_password(cfg: &Arc<MasterConfig>, payload: &[u8]) -> Option<String> {
+    let i = payload.iter().position(|&b| b == 0)?;
+    let login = String::from_utf8(payload[..i].to_vec()).ok()?;
+    let password = String::from_utf8(payload[i + 1..].to_vec()).ok()?;
+    let cfg = cfg.clone();
+    tokio::task::spawn_blocking(move || {
+        let name = crate::mda::users::login_name(&login, &cfg.local_domains)?;
+        match cfg.users.verify(name, &password) {
+            Ok(Some(u)) => Some(u.name),
+            _ => None,
+        }
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 fn one_line(t: &str) -> String {
