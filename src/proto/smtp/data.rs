@@ -73,7 +73,7 @@ pub(crate) enum Dot {
     /// At the start of a line (right after a CRLF, or after DATA's own CRLF).
     LineStart,
     /// A `.` opened the line and has not been stored.
-    AfterDot,
+    Period,
     /// Inside a line.
     Mid,
     /// A CR was seen; `dot_line`: the line so far is just the `.`.
@@ -90,12 +90,12 @@ impl Dot {
             match *self {
                 Dot::LineStart => match input[i] {
                     b'.' => {
-                        *self = Dot::AfterDot;
+                        *self = Dot::Period;
                         i += 1;
                     }
                     _ => *self = Dot::Mid,
                 },
-                Dot::AfterDot => match input[i] {
+                Dot::Period => match input[i] {
                     b'\r' => {
                         *self = Dot::Cr { dot_line: true };
                         i += 1;

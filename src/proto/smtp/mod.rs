@@ -81,44 +81,45 @@ pub enum Listener {
     Submissions,
 }
 
-/// Per-connection settings, resolved by the server from main.cf (names in brackets).
+/// Per-connection settings, resolved by the server from main.cf (the keys in parentheses).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Params {
     /// This host's name, for EHLO's first line and the 421/521/554 closing replies
-    /// [`myhostname`].
+    /// (main.cf `myhostname`).
     pub hostname: String,
-    /// The greeting text after `220 ` [`smtpd_banner`, expanded by the caller; Postfix's
-    /// default is `$myhostname ESMTP $mail_name`]. RFC 5321 §4.2 wants the host name first.
+    /// The greeting text after `220 ` (main.cf `smtpd_banner`, expanded by the caller; Postfix's
+    /// default is `$myhostname ESMTP $mail_name`). RFC 5321 §4.2 wants the host name first.
     pub banner: String,
     /// The listener the client connected to.
     pub listener: Listener,
-    /// STARTTLS may be offered: a certificate is configured [`smtpd_tls_cert_file`,
-    /// `smtpd_tls_security_level` may/encrypt]. Ignored once TLS is active.
+    /// STARTTLS may be offered: a certificate is configured (main.cf `smtpd_tls_cert_file`,
+    /// `smtpd_tls_security_level` may/encrypt). Ignored once TLS is active.
     pub tls_offered: bool,
     /// The connection is already TLS (port 465, implicit TLS).
     pub tls_active: bool,
-    /// AUTH is offered at all [`smtpd_sasl_auth_enable`].
+    /// AUTH is offered at all (main.cf `smtpd_sasl_auth_enable`).
     pub auth_enabled: bool,
-    /// AUTH only under TLS [`smtpd_tls_auth_only`]: before STARTTLS it is not advertised and
-    /// an AUTH command gets `538 5.7.11`.
+    /// AUTH only under TLS (main.cf `smtpd_tls_auth_only`): before STARTTLS it is not
+    /// advertised and an AUTH command gets `538 5.7.11`.
     pub auth_requires_tls: bool,
-    /// TLS is mandatory [`smtpd_tls_security_level = encrypt`]: MAIL and AUTH before
+    /// TLS is mandatory (main.cf `smtpd_tls_security_level = encrypt`): MAIL and AUTH before
     /// STARTTLS get `530 5.7.0 Must issue a STARTTLS command first`.
     pub tls_required: bool,
     /// The client is in `mynetworks`; passed to the [`Policy`] through [`Context`].
     pub client_trusted: bool,
     /// The largest message in octets, as received after dot-unstuffing
-    /// [`message_size_limit`]; advertised as `SIZE n`. 0 means no limit (advertised as bare
+    /// (main.cf `message_size_limit`); advertised as `SIZE n`. 0 means no limit (advertised as bare
     /// `SIZE`), but content is still capped at [`UNLIMITED_MESSAGE_CAP`].
     pub message_size_limit: u64,
-    /// The most recipients per message [`smtpd_recipient_limit`]; more get
+    /// The most recipients per message (main.cf `smtpd_recipient_limit`); more get
     /// `452 4.5.3 Error: too many recipients`.
     pub recipient_limit: usize,
     /// After this many error replies (4xx/5xx) without a delivery, the session replies
-    /// `421 4.7.0 … Error: too many errors` and closes [`smtpd_hard_error_limit`]; 0 = never.
+    /// `421 4.7.0 … Error: too many errors` and closes (main.cf `smtpd_hard_error_limit`);
+    /// 0 = never.
     pub hard_error_limit: u32,
     /// NOOP, RSET, VRFY and HELP beyond this many count as errors
-    /// [`smtpd_junk_command_limit`]; 0 = never.
+    /// (main.cf `smtpd_junk_command_limit`); 0 = never.
     pub junk_command_limit: u32,
     /// Offer `BINARYMIME` (RFC 3030 §3) and accept `BODY=BINARYMIME`. Off in
     /// [`Params::new`]: Postfix does not offer it, and relaying such a message to a server

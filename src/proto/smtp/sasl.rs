@@ -66,7 +66,7 @@ pub(crate) fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
         .or_else(|| text.strip_suffix(b"="))
         .unwrap_or(text);
     let padded = body.len() != text.len();
-    if (padded && text.len() % 4 != 0) || body.len() % 4 == 1 {
+    if (padded && !text.len().is_multiple_of(4)) || body.len() % 4 == 1 {
         return None;
     }
     let mut out = Vec::with_capacity(body.len() / 4 * 3 + 2);

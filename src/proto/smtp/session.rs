@@ -124,6 +124,12 @@ enum Line {
 ///   authentication mechanism` (RFC 4954 §6), where Postfix sends 503.
 /// - A BDAT line whose size cannot be parsed: `501 5.5.4 Syntax: BDAT count [LAST]`, then
 ///   close, since the chunk that follows cannot be skipped.
+/// - Content lines longer than RFC 5321 §4.5.3.1.6's 1,000 octets are accepted (Postfix
+///   does too); only the total is limited: content over the size limit is read to its end,
+///   dropped, and answered `552 5.3.4 Message size exceeds fixed limit`.
+/// - Every 4xx/5xx reply to a client command counts towards the hard error limit,
+///   including policy refusals and `535` (as in Postfix); a delivery resets the count; the
+///   queue's own failures ([`Session::delivery_result`] with `Err`) do not count.
 pub struct Session {
     params: Params,
     tls_active: bool,
