@@ -9,4 +9,5 @@ pub mod privsep;
 pub mod relay;
 pub mod route;
 pub mod runner;
+pub mod smtpd;
 pub mod tls;

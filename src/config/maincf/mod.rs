@@ -519,8 +519,8 @@ pub fn embedded_default(data_dir: &Path) -> Result<Config, ConfigError> {
 /// The unprivileged built-in configuration, with the machine facts given (pure): every
 /// listener on `127.0.0.1` at [`Service::unprivileged_port`] (2525, 2587, 2465, 2110, 2995, 2143,
 /// 2993); `data_directory` = `data_dir` (made absolute) with `spool/` as the mail spool,
-/// `queue/`, `mail/`, `users` as the user database (system passwords are unreadable
-/// without root) and `tls/cert.pem` + `tls/key.pem` (the caller generates them);
+/// `queue/`, `mail/`, the system's users as the user database (so mail to this machine's
+/// users lands in `spool/`) and `tls/cert.pem` + `tls/key.pem` (the caller generates them);
 /// `mail_owner` = the invoking user (when a valid user name); `mydestination` keeps its default (the host name and
 /// localhost). Errors only for a `data_dir` that is not UTF-8.
 pub fn embedded_default_with(data_dir: &Path, host: &Host) -> Result<Config, ConfigError> {
@@ -538,7 +538,9 @@ pub fn embedded_default_with(data_dir: &Path, host: &Host) -> Result<Config, Con
         ("data_directory", escape(dir)),
         ("mail_spool_directory", "$data_directory/spool".into()),
         ("queue_directory", "$data_directory/queue".into()),
-        ("user_database", "$data_directory/users".into()),
+        // Mail for the local users of this machine, as the issue asks; AUTH against system
+        // passwords needs root, so without it only mynetworks (loopback) may relay.
+        ("user_database", "system".into()),
         ("smtpd_tls_cert_file", "$data_directory/tls/cert.pem".into()),
         ("smtpd_tls_key_file", "$data_directory/tls/key.pem".into()),
         ("inet_interfaces", "loopback-only".into()),

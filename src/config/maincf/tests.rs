@@ -614,7 +614,7 @@ fn embedded_default_runs_unprivileged() {
     assert_eq!(c.smtpd_tls_cert_file, Some(dir.join("tls/cert.pem")));
     assert_eq!(c.smtpd_tls_key_file, Some(dir.join("tls/key.pem")));
     assert_eq!(c.smtpd_tls_security_level, SmtpdTlsLevel::May);
-    assert_eq!(c.user_database, UserDatabase::File(dir.join("users")));
+    assert_eq!(c.user_database, UserDatabase::System);
     assert_eq!(c.mail_owner, "alice");
     assert!(c.mydestination.contains(&"localhost".to_owned()));
     assert!(c.mydestination.contains(&"box.test.example".to_owned()));
