@@ -654,8 +654,9 @@ pub fn netrc_password(text: &str, host: &str, user: &str) -> Option<String> {
     })
 }
 
-/// Reads a line from the terminal with echo off; `None` when there is no terminal.
-fn prompt_password(prompt: &str) -> Option<String> {
+/// Reads a line from the terminal (`/dev/tty`) with echo off, after `prompt`; `None` when
+/// there is no terminal or the line is empty.
+pub fn prompt_password(prompt: &str) -> Option<String> {
     use rustix::termios::{tcgetattr, tcsetattr, LocalModes, OptionalActions};
     let mut tty = std::fs::OpenOptions::new()
         .read(true)

@@ -8,6 +8,7 @@ pub mod log;
 pub mod privsep;
 pub mod relay;
 pub mod route;
+pub mod run;
 pub mod runner;
 pub mod smtpd;
 pub mod tls;

@@ -158,24 +158,28 @@ pub async fn handle(
     let trusted = shared.trusted(ip);
     let mut conn: Box<dyn Stream> = Box::new(tcp);
     // Per-client connection limit (Postfix exempts mynetworks).
-    {
+    let over = {
         let mut c = shared.counts.lock().unwrap_or_else(|e| e.into_inner());
         let n = c.entry(ip).or_insert(0);
         if !trusted && shared.conn_limit > 0 && *n >= shared.conn_limit {
-            drop(c);
-            log::warn(
-                "smtpd",
-                &format!("Connection concurrency limit exceeded: {} from [{ip}]", shared.conn_limit),
-            );
-            let r = Reply::new(
-                421,
-                Enhanced(4, 7, 0),
-                format!("{} Error: too many connections from {ip}", shared.base.hostname),
-            );
-            let _ = conn.write_all(&r.to_bytes()).await;
-            return;
+            true
+        } else {
+            *n += 1;
+            false
         }
-        *n += 1;
+    };
+    if over {
+        log::warn(
+            "smtpd",
+            &format!("Connection concurrency limit exceeded: {} from [{ip}]", shared.conn_limit),
+        );
+        let r = Reply::new(
+            421,
+            Enhanced(4, 7, 0),
+            format!("{} Error: too many connections from {ip}", shared.base.hostname),
+        );
+        let _ = conn.write_all(&r.to_bytes()).await;
+        return;
     }
     let _slot = ConnSlot {
         shared: &shared,

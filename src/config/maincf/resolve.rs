@@ -640,9 +640,11 @@ pub(super) fn resolve(
 }
 
 /// True when binding `b` after `a` would fail: the same address and port, or the same
-/// port where one of them is the wildcard address of the same IP version.
+/// port where one of them is the wildcard address of the same IP version. Port 0 (a free
+/// port the kernel picks, for tests) never clashes.
 fn clash(a: SocketAddr, b: SocketAddr) -> bool {
-    a.port() == b.port()
+    a.port() != 0
+        && a.port() == b.port()
         && a.is_ipv4() == b.is_ipv4()
         && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
 }

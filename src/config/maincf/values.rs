@@ -594,9 +594,6 @@ pub(super) fn parse_listen(
                 ))
             }
         };
-        if sa.port() == 0 {
-            return Err("port 0 is not allowed".into());
-        }
         if !protocols.allows(sa.ip()) {
             return Err(format!(
                 "{sa}: its IP version is disabled by inet_protocols"
