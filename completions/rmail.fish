@@ -45,10 +45,44 @@ complete -c rmail -n "__fish_rmail_needs_command" -s E -d 'Send: do not send a m
 complete -c rmail -n "__fish_rmail_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c rmail -n "__fish_rmail_needs_command" -s V -l version -d 'Print version'
 complete -c rmail -n "__fish_rmail_needs_command" -a "deliver" -d 'Deliver the message on standard input into USER\'s system mailbox, as the user running it (the local delivery agent; refuses to run as root)'
+complete -c rmail -n "__fish_rmail_needs_command" -a "serve" -d 'Run the mail server: SMTP on 25/587/465 (and the ports the config names), local delivery into the spool, the queue and the relay client. Configured with Postfix main.cf keys in /etc/rmail/main.cf (or $RMAIL_CONFIG, or -c); without a config and not root, a loopback-only default on ports 2525/2587/2465 with everything under the XDG data directory'
+complete -c rmail -n "__fish_rmail_needs_command" -a "users" -d 'Manage rmail\'s own user file (virtual users; the `user_database` key): add a user, delete one, change a password, list them. Passwords are read from standard input when it is not a terminal, else prompted for twice without echo'
+complete -c rmail -n "__fish_rmail_needs_command" -a "queue" -d 'List the mail queue like mailq; `flush` retries every message now, `delete ID` removes one'
+complete -c rmail -n "__fish_rmail_needs_command" -a "newaliases" -d 'Check the alias files named by alias_maps and report their errors'
+complete -c rmail -n "__fish_rmail_needs_command" -a "sendmail" -d 'The sendmail interface: enqueue the message on standard input for the recipients (-t: from its To/Cc/Bcc), with the classic flags -i, -oi, -f SENDER, -F NAME. Also what rmail does when invoked under the name `sendmail`; as `mailq` it lists the queue'
 complete -c rmail -n "__fish_rmail_needs_command" -a "presets" -d 'List the mail provider presets: SMTP, IMAP and POP3 servers (host:port, TLS mode) and the provider\'s quirks (authorization code, app password, OAuth2, IMAP ID)'
 complete -c rmail -n "__fish_rmail_needs_command" -a "account" -d 'Manage accounts in the start-up file ($MAILRC, else ~/.mailrc)'
 complete -c rmail -n "__fish_rmail_using_subcommand deliver" -s f -d 'The envelope sender for the From_ line' -r
+complete -c rmail -n "__fish_rmail_using_subcommand deliver" -l mailbox -d 'The mailbox to write in batch mode (default: USER\'s system mailbox)' -r -F
+complete -c rmail -n "__fish_rmail_using_subcommand deliver" -l size-limit -d 'With --batch: refuse messages that would make the mailbox larger than this many bytes (0: no limit)' -r
+complete -c rmail -n "__fish_rmail_using_subcommand deliver" -l batch -d 'Read length-prefixed messages until end of input and acknowledge each (the server\'s per-user delivery worker; one fsync per batch)'
 complete -c rmail -n "__fish_rmail_using_subcommand deliver" -s h -l help -d 'Print help'
+complete -c rmail -n "__fish_rmail_using_subcommand serve" -s c -l config -d 'The configuration file (main.cf syntax)' -r -F
+complete -c rmail -n "__fish_rmail_using_subcommand serve" -s o -d 'Override a setting (like postfix -o); repeatable' -r
+complete -c rmail -n "__fish_rmail_using_subcommand serve" -l daemon -d 'Detach from the terminal and run in the background (logs go to syslog)'
+complete -c rmail -n "__fish_rmail_using_subcommand serve" -l print-config -d 'Print the effective settings (like postconf -n) and exit'
+complete -c rmail -n "__fish_rmail_using_subcommand serve" -s h -l help -d 'Print help'
+complete -c rmail -n "__fish_rmail_using_subcommand users; and not __fish_seen_subcommand_from add del passwd list" -s c -l config -d 'The configuration file (main.cf syntax)' -r -F
+complete -c rmail -n "__fish_rmail_using_subcommand users; and not __fish_seen_subcommand_from add del passwd list" -s h -l help -d 'Print help'
+complete -c rmail -n "__fish_rmail_using_subcommand users; and not __fish_seen_subcommand_from add del passwd list" -f -a "add" -d 'Add a virtual user with a password'
+complete -c rmail -n "__fish_rmail_using_subcommand users; and not __fish_seen_subcommand_from add del passwd list" -f -a "del" -d 'Delete a virtual user (the mailbox stays)'
+complete -c rmail -n "__fish_rmail_using_subcommand users; and not __fish_seen_subcommand_from add del passwd list" -f -a "passwd" -d 'Change a virtual user\'s password'
+complete -c rmail -n "__fish_rmail_using_subcommand users; and not __fish_seen_subcommand_from add del passwd list" -f -a "list" -d 'List the virtual users'
+complete -c rmail -n "__fish_rmail_using_subcommand users; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
+complete -c rmail -n "__fish_rmail_using_subcommand users; and __fish_seen_subcommand_from del" -s h -l help -d 'Print help'
+complete -c rmail -n "__fish_rmail_using_subcommand users; and __fish_seen_subcommand_from passwd" -s h -l help -d 'Print help'
+complete -c rmail -n "__fish_rmail_using_subcommand users; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c rmail -n "__fish_rmail_using_subcommand queue; and not __fish_seen_subcommand_from list flush delete" -s c -l config -d 'The configuration file (main.cf syntax)' -r -F
+complete -c rmail -n "__fish_rmail_using_subcommand queue; and not __fish_seen_subcommand_from list flush delete" -s h -l help -d 'Print help'
+complete -c rmail -n "__fish_rmail_using_subcommand queue; and not __fish_seen_subcommand_from list flush delete" -f -a "list" -d 'List the queue (the default)'
+complete -c rmail -n "__fish_rmail_using_subcommand queue; and not __fish_seen_subcommand_from list flush delete" -f -a "flush" -d 'Retry every queued message now'
+complete -c rmail -n "__fish_rmail_using_subcommand queue; and not __fish_seen_subcommand_from list flush delete" -f -a "delete" -d 'Remove a message from the queue'
+complete -c rmail -n "__fish_rmail_using_subcommand queue; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c rmail -n "__fish_rmail_using_subcommand queue; and __fish_seen_subcommand_from flush" -s h -l help -d 'Print help'
+complete -c rmail -n "__fish_rmail_using_subcommand queue; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'
+complete -c rmail -n "__fish_rmail_using_subcommand newaliases" -s c -l config -d 'The configuration file (main.cf syntax)' -r -F
+complete -c rmail -n "__fish_rmail_using_subcommand newaliases" -s h -l help -d 'Print help'
+complete -c rmail -n "__fish_rmail_using_subcommand sendmail" -s h -l help -d 'Print help'
 complete -c rmail -n "__fish_rmail_using_subcommand presets" -s h -l help -d 'Print help'
 complete -c rmail -n "__fish_rmail_using_subcommand account; and not __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
 complete -c rmail -n "__fish_rmail_using_subcommand account; and not __fish_seen_subcommand_from add" -f -a "add" -d 'Append an `account NAME { … }` block for ADDRESS at PRESET\'s provider to $MAILRC or ~/.mailrc (created with mode 0600; existing lines are never rewritten; refused when an account NAME exists). No password is written: set `password-command` in the block'

@@ -9,6 +9,7 @@ mod fixtures_parse;
 mod golden;
 mod reader;
 mod send;
+mod serve;
 mod session;
 mod smtp;
 mod util;
