@@ -101,7 +101,8 @@ impl Serve {
     /// before them verbatim (e.g. the seed's block).
     pub fn start(dir: &Path, prefix: &str, extra: &[(&str, &str)]) -> Serve {
         std::fs::create_dir_all(dir.join("spool")).unwrap();
-        if !dir.join("users").exists() {
+        let system_users = extra.iter().any(|(k, v)| *k == "user_database" && *v == "system");
+        if !dir.join("users").exists() && !system_users {
             for (u, p) in [("bob", "bobpass"), ("alice", "alicepass"), ("carol", "carolpass")] {
                 let mut c = Command::new(rmail_bin());
                 c.args(["users", "add", u])
@@ -782,4 +783,61 @@ fn sendmail_interface_submits_to_the_server() {
     assert!(bob.contains("Return-Path: <cron@example.com>"), "{bob}");
     assert!(!bob.contains("Bcc:"), "{bob}");
     assert!(bob.contains("From: cron@example.com"), "{bob}");
+}
+
+/// Started as root with `mail_owner = nobody`: the process that speaks SMTP runs as nobody,
+/// and a system user's mailbox is written by a worker running as that user (0600, owned by
+/// the user), never by root. Skipped when not root.
+#[test]
+fn privilege_split_as_root() {
+    if !is_root() {
+        eprintln!("SKIP: privilege separation needs root");
+        return;
+    }
+    if !peers() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir_all(dir.path().join("spool")).unwrap();
+    std::fs::set_permissions(dir.path().join("spool"), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    std::fs::write(dir.path().join("aliases"), "").unwrap();
+    let d = dir.path().display().to_string();
+    let s = Serve::start(
+        dir.path(),
+        "",
+        &[
+            ("mail_owner", "nobody"),
+            ("user_database", "system"),
+            ("data_directory", &format!("{d}/data")),
+        ],
+    );
+    let (ok, out) = python(
+        "import smtplib,sys\ns=smtplib.SMTP('127.0.0.1',int(sys.argv[1]))\ns.sendmail('x@example.org',['nobody@localhost'],b'Subject: as nobody\\r\\n\\r\\nprivsep\\r\\n')\ns.quit()",
+        &[s.port("smtp").to_string()],
+    );
+    assert!(ok, "{out}\n{}", s.log());
+    assert!(s.wait_messages("nobody", 1, 10), "{}", s.log());
+    let meta = std::fs::metadata(dir.path().join("spool/nobody")).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    let (nobody_uid, _, _) = rmail::server::privsep::account("nobody").unwrap();
+    assert_eq!(meta.uid(), nobody_uid, "mailbox owner");
+    assert_eq!(meta.mode() & 0o777, 0o600);
+    // The smtpd process (the one logging "connect from") is not root.
+    let log = s.log();
+    let pid: u32 = log
+        .lines()
+        .find(|l| l.contains("connect from"))
+        .and_then(|l| l.split('[').nth(1)?.split(']').next()?.parse().ok())
+        .expect("smtpd pid in the log");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert!(
+        uid_line.split_whitespace().skip(1).all(|u| u == nobody_uid.to_string()),
+        "{uid_line}"
+    );
+    // The queue belongs to mail_owner.
+    let q = std::fs::metadata(dir.path().join("queue")).unwrap();
+    assert_eq!(q.uid(), nobody_uid);
 }
