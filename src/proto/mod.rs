@@ -3,4 +3,5 @@
 //!
 //! - [`smtp`]: the SMTP server protocol core (RFC 5321 and extensions), a state machine.
 
+pub mod pop3;
 pub mod smtp;

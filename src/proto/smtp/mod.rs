@@ -48,7 +48,7 @@
 mod command;
 mod data;
 mod reply;
-mod sasl;
+pub(crate) mod sasl;
 mod session;
 
 #[cfg(test)]
