@@ -326,7 +326,11 @@ fn deliver_local(user: &str, msg: &Outgoing<'_>, site: &LocalSite) -> Result<(),
         )?);
     }
     if me != 0 {
-        return Err(SendError::OtherUser(user.to_owned()));
+        // Not root: a running `rmail serve` on this machine delivers as the recipient.
+        return match via_local_server(user, msg) {
+            Some(r) => r,
+            None => Err(SendError::OtherUser(user.to_owned())),
+        };
     }
     // Root: make sure the mailbox exists and belongs to the user (as Postfix local(8) does),
     // then let `rmail deliver` append to it with the user's identity.
@@ -357,6 +361,46 @@ fn deliver_local(user: &str, msg: &Outgoing<'_>, site: &LocalSite) -> Result<(),
         });
     }
     Ok(())
+}
+
+/// Hands a message for local `user` to the `rmail serve` configured on this machine
+/// (`$RMAIL_CONFIG`, else `/etc/rmail/main.cf`) over SMTP on its loopback `smtp_listen`
+/// address, addressed to `user@` its first `mydestination` domain. `None` when no server is
+/// configured or none answers (the caller reports [`SendError::OtherUser`]).
+fn via_local_server(user: &str, msg: &Outgoing<'_>) -> Option<Result<(), SendError>> {
+    use crate::config::maincf;
+    let path = maincf::default_path();
+    let (cfg, _) = maincf::load(&path).ok()?;
+    let domain = cfg.mydestination.first()?.clone();
+    let rcpt = format!("{user}@{domain}");
+    for addr in cfg.listeners.get(maincf::Service::Smtp) {
+        let host = match addr.ip() {
+            ip if ip.is_unspecified() && addr.is_ipv4() => "127.0.0.1".to_owned(),
+            ip if ip.is_unspecified() => "::1".to_owned(),
+            ip if ip.is_loopback() => ip.to_string(),
+            _ => continue,
+        };
+        let Ok(mut c) = client::Client::connect(&host, addr.port(), std::time::Duration::from_secs(30), None)
+        else {
+            continue;
+        };
+        let r = (|| {
+            c.hello(&hostname())?;
+            c.mail(msg.envelope_from, &[])?;
+            let reply = c.rcpt(&rcpt)?;
+            if reply.code != 250 && reply.code != 251 {
+                return Err(client::ClientError::Reply(reply));
+            }
+            c.data(msg.bytes).map(drop)
+        })();
+        c.quit();
+        return Some(r.map_err(|e| SendError::Smtp {
+            host,
+            port: addr.port(),
+            text: format!("delivery to {user} through rmail serve: {e}"),
+        }));
+    }
+    None
 }
 
 /// Creates `path` (mode 0600) owned by `uid:gid` when it does not exist yet.

@@ -94,6 +94,12 @@ impl Delivery {
         }
     }
 
+    /// Mailbox commits (append + fsync) made by this process so far: with concurrent
+    /// sessions there are fewer than messages (group commit).
+    pub fn commits(&self) -> u64 {
+        self.committer.commits()
+    }
+
     /// The settings.
     pub fn config(&self) -> &DeliveryConfig {
         &self.cfg

@@ -572,7 +572,6 @@ fn run_child(
                 }
             }
         }
-        log::info("master", "terminating on signal");
         let _ = stop_tx.send(true);
         // In-flight sessions got 421 at their next read; wait (bounded) for deliveries.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -583,6 +582,10 @@ fn run_child(
         }
         let _ = tokio::time::timeout(Duration::from_secs(5), runner).await;
         let _ = std::fs::remove_file(c.queue_directory.join("pid"));
+        log::info(
+            "master",
+            &format!("terminating on signal ({} mailbox commits in this run)", delivery.commits()),
+        );
         Ok(())
     })
 }

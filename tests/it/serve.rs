@@ -841,3 +841,28 @@ fn privilege_split_as_root() {
     let q = std::fs::metadata(dir.path().join("queue")).unwrap();
     assert_eq!(q.uid(), nobody_uid);
 }
+
+/// Issue 3: not root, `mta=local` to another local user goes through the configured
+/// `rmail serve` (here: the test server, found through RMAIL_CONFIG). Root delivers itself,
+/// so this runs for ordinary users only.
+#[test]
+fn local_send_to_another_user_goes_through_the_server() {
+    if is_root() {
+        eprintln!("SKIP: as root mta=local writes other users' mailboxes itself");
+        return;
+    }
+    if !peers() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let s = Serve::start(dir.path(), "", &[("user_database", "system")]);
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let mut c = crate::util::rmail(&home);
+    c.env("RMAIL_CONFIG", dir.path().join("main.cf"))
+        .args(["-S", "mta=local", "-s", "to root via serve", "root"]);
+    let o = crate::util::run_script(c, "hello root\n");
+    assert!(o.status.success(), "{}\n{}", String::from_utf8_lossy(&o.stderr), s.log());
+    assert!(s.wait_messages("root", 1, 5), "{}", s.log());
+    assert!(s.mailbox("root").contains("hello root"));
+}
