@@ -8,6 +8,7 @@
 //! - `critical` (private): signals blocked while a mailbox is locked and written.
 
 pub(crate) mod critical;
+pub mod flags;
 pub mod from_line;
 pub mod lock;
 pub mod mbox;
