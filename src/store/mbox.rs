@@ -16,6 +16,8 @@
 //! - **Write-back.** [`Mbox::write_back`] rewrites the file in place under the lock, crash-safe
 //!   (see `rewrite`), keeping mail that arrived since the snapshot; `Status:` is written the
 //!   way mailx does (`R` read, `O` old). Nothing changed → the file is not touched.
+//!   [`Mbox::write_back_flags`] is the same for IMAP and POP3 sessions, rewriting
+//!   `Status:`, `X-Status:` and `X-Keywords:` (see `flags`).
 //! - **Appending.** [`append`] follows the MDA durability contract: lock, note the length,
 //!   write, fsync; truncate back on error. [`prepend`] (mailx's `MBOX` without `append`)
 //!   writes the new messages and the old bytes verbatim to a temporary file and renames it
@@ -158,6 +160,10 @@ pub enum FlagEdit {
     /// Remove it from the mailbox.
     Delete,
 }
+
+/// A header rewrite: the header from the `From_` line through the blank line in, the new
+/// header out.
+type HeaderEdit<'a> = &'a dyn Fn(&[u8]) -> Vec<u8>;
 
 /// One message's fate inside [`Mbox::commit_edits`].
 enum Edit<'a> {
@@ -575,7 +581,7 @@ impl Mbox {
             for (i, m) in messages.iter().enumerate() {
                 let status_edit;
                 let flags_edit;
-                let edit: Option<&dyn Fn(&[u8]) -> Vec<u8>> = match edits.get(i) {
+                let edit: Option<HeaderEdit> = match edits.get(i) {
                     Some(Edit::Delete) => continue,
                     Some(&Edit::Status(st)) => {
                         status_edit = move |h: &[u8]| with_status(h, st);
@@ -640,7 +646,7 @@ fn read_head(src: &File, m: &MessageMeta) -> io::Result<(Vec<u8>, usize)> {
 fn write_message(
     src: &File,
     m: &MessageMeta,
-    edit: Option<&dyn Fn(&[u8]) -> Vec<u8>>,
+    edit: Option<HeaderEdit>,
     w: &mut impl Write,
 ) -> io::Result<()> {
     let end = m.offset + m.len;

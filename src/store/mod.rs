@@ -14,3 +14,5 @@ pub mod lock;
 pub mod mbox;
 mod rewrite;
 mod scan;
+pub mod uidmap;
+pub mod view;
