@@ -325,7 +325,7 @@ fn raw_params(v: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
 }
 
 /// One RFC 2231 §3 section of a parameter value: `(index, encoded, value)`.
-type Section = (u32, bool, Vec<u8>);
+type Piece = (u32, bool, Vec<u8>);
 
 /// Parses `; attr=value` pairs (RFC 2045 §5.1) and joins RFC 2231 §3 continuations: a value
 /// with no encoded section becomes a plain `name`; one with encoded sections becomes `name*`
@@ -334,7 +334,7 @@ pub(crate) fn params(v: &[u8]) -> Params {
     let raw = raw_params(v);
     let mut out: Params = Vec::new();
     // Continuations by base name, in order of first appearance.
-    let mut sections: Vec<(Vec<u8>, Vec<Section>)> = Vec::new();
+    let mut sections: Vec<(Vec<u8>, Vec<Piece>)> = Vec::new();
     let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
     for (name, value) in raw {
         let star = memchr::memchr(b'*', &name);

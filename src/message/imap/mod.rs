@@ -1,11 +1,11 @@
 //! The I/O-free parts of an IMAP4rev1 server that are computed from a message's bytes
-//! (RFC 3501): FETCH ENVELOPE, BODY, BODYSTRUCTURE, BODY[section]<partial>, RFC822.SIZE,
+//! (RFC 3501): FETCH ENVELOPE, BODY, BODYSTRUCTURE, `BODY[section]<partial>`, RFC822.SIZE,
 //! RFC822.HEADER/TEXT, and SEARCH evaluation with sequence sets.
 //!
 //! - [`tree`]: the MIME part tree with byte offsets (Dovecot's boundary rules), CRLF helpers.
-//! - [`envelope`]: ENVELOPE and its raw-bytes address parser (groups as markers).
+//! - [`envelope`](mod@envelope): ENVELOPE and its raw-bytes address parser (groups as markers).
 //! - [`bodystructure`]: BODY / BODYSTRUCTURE, shaped like imap-types' types.
-//! - [`section`]: section specifiers, section extraction in CRLF form, partials, sizes.
+//! - [`section`](mod@section): section specifiers, section extraction in CRLF form, partials, sizes.
 //! - [`search`]: SEARCH keys and their evaluation on decoded text.
 //! - [`seqset`]: sequence sets (`1:*`, `2,4:7,9`).
 //! - [`wire`]: a small writer for ENVELOPE and BODYSTRUCTURE in IMAP syntax.
@@ -65,7 +65,7 @@ impl<'a> ParsedMessage<'a> {
         bodystructure::of_part(self.msg, &self.root, extensible)
     }
 
-    /// BODY[section] in CRLF form, `None` when there is no such part; same as [`section()`].
+    /// `BODY[section]` in CRLF form, `None` when there is no such part; same as [`section()`].
     pub fn section(&self, spec: &Section) -> Option<Vec<u8>> {
         section::raw_section(self.msg, &self.root, spec).map(|b| to_crlf(&b))
     }

@@ -8,7 +8,9 @@
 //!   message header, RFC 2047-decoded (GBK/GB2312/GB18030 and the other charsets of
 //!   [`crate::message::charset`]); raw 8-bit text is guessed;
 //! - BODY looks at the body of every leaf part, transfer-decoded (base64, quoted-printable)
-//!   and, for text parts, charset-decoded; other parts are searched as UTF-8 (lossy);
+//!   and, for text parts, charset-decoded; other parts are searched as UTF-8 (lossy); the
+//!   body of a multipart whose boundary never occurs is searched as text; headers of
+//!   encapsulated messages are not part of BODY (Dovecot);
 //! - TEXT looks at BODY's text plus every header of the message and of its parts, decoded.
 //!
 //! Other choices where RFC 3501 is silent: BEFORE/ON/SINCE use the calendar date of the
@@ -335,6 +337,11 @@ fn header_text(part: &Part) -> String {
 fn collect(msg: &[u8], part: &Part, out: &mut Texts) {
     out.headers.push(header_text(part));
     match &part.kind {
+        // A multipart whose boundary never occurs: its text is all there is.
+        Kind::Multipart(children) if children.is_empty() => {
+            out.bodies
+                .push(fold(&charset::decode_guess(part.body(msg))));
+        }
         Kind::Multipart(children) => children.iter().for_each(|c| collect(msg, c, out)),
         Kind::Message(inner) => collect(msg, inner, out),
         Kind::Leaf => out.bodies.push(fold(&leaf_text(msg, part))),

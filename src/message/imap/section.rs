@@ -259,13 +259,13 @@ pub fn rfc822_size(msg: &[u8]) -> u64 {
     crlf_len(msg)
 }
 
-/// RFC822.HEADER / BODY[HEADER]: the header, blank line included, in CRLF form.
+/// RFC822.HEADER / `BODY[HEADER]`: the header, blank line included, in CRLF form.
 pub fn header_bytes(msg: &[u8]) -> Vec<u8> {
     let (_, body_start) = crate::message::header::header_end(msg);
     to_crlf(&msg[..body_start])
 }
 
-/// RFC822.TEXT / BODY[TEXT]: the body after the blank line, in CRLF form.
+/// RFC822.TEXT / `BODY[TEXT]`: the body after the blank line, in CRLF form.
 pub fn text_bytes(msg: &[u8]) -> Vec<u8> {
     let (_, body_start) = crate::message::header::header_end(msg);
     to_crlf(&msg[body_start..])

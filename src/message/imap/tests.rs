@@ -187,6 +187,20 @@ Content-Type: application/pdf; name=x.pdf\nContent-Disposition: attachment\n\nPD
     );
 }
 
+#[test]
+fn too_deep_messages_are_opaque() {
+    let mut msg = Vec::new();
+    for _ in 0..60 {
+        msg.extend_from_slice(b"Content-Type: message/rfc822\n\n");
+    }
+    msg.extend_from_slice(b"Subject: bottom\n\nend\n");
+    let s = bs(&msg, true);
+    assert!(s.contains("(\"application\" \"octet-stream\" NIL NIL NIL \"7bit\" "));
+    assert_eq!(s.matches("\"rfc822\"").count(), super::tree::MAX_DEPTH);
+    let p = ParsedMessage::new(&msg);
+    check_sizes(&p, &p.body_structure(false), &[]);
+}
+
 /// Checks, for every non-multipart entity of a BODYSTRUCTURE, that its size equals the length
 /// of `BODY[number]` and its line count the number of LFs in it.
 fn check_sizes(p: &ParsedMessage, bs: &BodyStructure, number: &[u32]) {

@@ -672,6 +672,31 @@ mod tests {
     }
 
     #[test]
+    fn near_miss_boundaries_stay_linear() {
+        // 32 nested multiparts whose long boundaries differ only at the end, and a body of
+        // lines that match every one of them but the last byte.
+        let stem = "b".repeat(68);
+        let mut msg = Vec::new();
+        for i in 0..MAX_DEPTH {
+            msg.extend_from_slice(
+                format!(
+                    "Content-Type: multipart/mixed; boundary=\"{stem}{i:02}\"\n\n--{stem}{i:02}\n"
+                )
+                .as_bytes(),
+            );
+        }
+        msg.extend_from_slice(b"\n");
+        let line = format!("--{stem}0x\n");
+        while msg.len() < 4_000_000 {
+            msg.extend_from_slice(line.as_bytes());
+        }
+        let t = std::time::Instant::now();
+        let root = parse(&msg);
+        assert_eq!(root.end, msg.len());
+        assert!(t.elapsed().as_secs() < 10, "{:?}", t.elapsed());
+    }
+
+    #[test]
     fn many_parts_are_bounded() {
         let mut msg = b"Content-Type: multipart/mixed; boundary=b\n\n".to_vec();
         for _ in 0..(MAX_PARTS + 500) {

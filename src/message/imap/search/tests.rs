@@ -103,6 +103,9 @@ U2VjcmV0IFdvcmQ=\n\
     assert!(m(&SearchKey::Body(s("INNER WORDS")), fwd));
     assert!(!m(&SearchKey::Body(s("inner subject")), fwd));
     assert!(m(&SearchKey::Text(s("inner subject")), fwd));
+    // Broken multipart: the text is still found.
+    let broken = b"Content-Type: multipart/mixed; boundary=nope\n\nlost text\n";
+    assert!(m(&SearchKey::Body(s("lost text")), broken));
 }
 
 #[test]
