@@ -17,6 +17,7 @@ pub mod compose;
 pub mod date;
 pub mod envelope;
 pub mod header;
+pub mod imap;
 pub mod mime;
 
 #[cfg(test)]

@@ -16,6 +16,8 @@
 //! - **Write-back.** [`Mbox::write_back`] rewrites the file in place under the lock, crash-safe
 //!   (see `rewrite`), keeping mail that arrived since the snapshot; `Status:` is written the
 //!   way mailx does (`R` read, `O` old). Nothing changed → the file is not touched.
+//!   [`Mbox::write_back_flags`] is the same for IMAP and POP3 sessions, rewriting
+//!   `Status:`, `X-Status:` and `X-Keywords:` (see `flags`).
 //! - **Appending.** [`append`] follows the MDA durability contract: lock, note the length,
 //!   write, fsync; truncate back on error. [`prepend`] (mailx's `MBOX` without `append`)
 //!   writes the new messages and the old bytes verbatim to a temporary file and renames it
@@ -34,6 +36,7 @@ use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use super::critical::Critical;
+use super::flags::{self, HeaderFlags};
 use super::from_line::{self, FromLine};
 use super::lock::MailboxLock;
 use super::rewrite;
@@ -109,10 +112,12 @@ pub struct MessageMeta {
     pub lines: u32,
     /// Flags from `Status:`.
     pub status: Status,
-    /// X-Status bits (`scan::X_*`).
+    /// X-Status bits (`scan::X_*`), and `scan::X_KEYWORDS`.
     pub(crate) xflags: u8,
-    /// Bit k set: field slot k (From, Subject, Date, To) present.
+    /// Bit k set: field slot k (From, Subject, Date) present.
     pub(crate) present: u8,
+    /// `Message-ID` hash (`scan::msgid_hash`; 0 when absent), for the UID index.
+    pub(crate) msgid_hash: u32,
     /// Arena offset of this message's values (slots in order, From_ line last).
     pub(crate) arena_at: u32,
     /// Value lengths by slot.
@@ -129,6 +134,43 @@ impl MessageMeta {
             deleted: self.xflags & scan::X_DELETED != 0,
         }
     }
+
+    /// Whether the header has a non-blank `X-Keywords:` field (its value is read on demand
+    /// with [`Mbox::read_header`]).
+    pub fn has_keywords(&self) -> bool {
+        self.xflags & scan::X_KEYWORDS != 0
+    }
+
+    /// 32-bit hash of the first `Message-ID:` value, whitespace removed (FNV-1a; a fixed
+    /// algorithm, stored in UID indexes); 0 when the field is absent.
+    pub fn message_id_hash(&self) -> u32 {
+        self.msgid_hash
+    }
+}
+
+/// What to do with one message at [`Mbox::write_back_flags`] (the IMAP and POP3 sessions'
+/// write-back, see `view`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlagEdit {
+    /// Copy the message unchanged.
+    Keep,
+    /// Rewrite its `Status:`, `X-Status:` and `X-Keywords:` fields (see
+    /// [`flags::with_flags`]).
+    Set(HeaderFlags),
+    /// Remove it from the mailbox.
+    Delete,
+}
+
+/// A header rewrite: the header from the `From_` line through the blank line in, the new
+/// header out.
+type HeaderEdit<'a> = &'a dyn Fn(&[u8]) -> Vec<u8>;
+
+/// One message's fate inside [`Mbox::commit_edits`].
+enum Edit<'a> {
+    Keep,
+    Status(Status),
+    Flags(&'a HeaderFlags),
+    Delete,
 }
 
 /// What to do with one message at write-back.
@@ -351,6 +393,38 @@ impl Mbox {
         Ok(unquote(&raw[fl..]))
     }
 
+    /// The header of message `i` as stored: from the `From_` line through the blank line that
+    /// ends the header (or the whole message when it has no blank line), read in pieces of
+    /// 64 KiB until the blank line is found, so a large body is not read. Errors as
+    /// [`Mbox::read_raw`]. Panics when `i >= len()`.
+    pub fn read_header(&self, i: usize) -> io::Result<Vec<u8>> {
+        let m = &self.messages[i];
+        let (mut head, end) = read_head(&self.file, m).map_err(|e| {
+            if e.kind() == io::ErrorKind::UnexpectedEof {
+                io::Error::new(
+                    e.kind(),
+                    format!(
+                        "mailbox {} was changed by another program; reopen it",
+                        self.path.display()
+                    ),
+                )
+            } else {
+                e
+            }
+        })?;
+        if !head.starts_with(b"From ") {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "mailbox {} was changed by another program; reopen it",
+                    self.path.display()
+                ),
+            ));
+        }
+        head.truncate(end);
+        Ok(head)
+    }
+
     /// Indexes mail appended since the snapshot (under the lock); returns how many messages
     /// arrived. Bytes appended that do not start with a separator extend the last message.
     /// Errors: `Changed` when the file shrank or was replaced, `Locked`, `Io`.
@@ -423,18 +497,41 @@ impl Mbox {
     /// not even the lock), `Changed` (file shrank, was replaced, or a recorded offset no
     /// longer starts with `From `; the file is left alone), `Locked`, `Io`.
     pub fn write_back(&mut self, plan: &[Disposition]) -> Result<WriteBack, StoreError> {
+        let edit = |i: usize| match plan.get(i) {
+            Some(Disposition::Delete) => Edit::Delete,
+            Some(&Disposition::Keep(st)) if st != self.messages[i].status => Edit::Status(st),
+            _ => Edit::Keep,
+        };
+        let edits: Vec<Edit> = (0..self.messages.len()).map(edit).collect();
+        self.commit_edits(&edits)
+    }
+
+    /// [`Mbox::write_back`] for IMAP and POP3 sessions: `plan[i]` for message `i` of the
+    /// snapshot, where [`FlagEdit::Set`] rewrites `Status:`, `X-Status:` and `X-Keywords:`
+    /// (the caller passes it only for messages whose flags changed: every `Set` counts as a
+    /// change). Missing entries mean [`FlagEdit::Keep`]. Same guarantees, snapshot update and
+    /// errors as [`Mbox::write_back`].
+    pub fn write_back_flags(&mut self, plan: &[FlagEdit]) -> Result<WriteBack, StoreError> {
+        let edits: Vec<Edit> = (0..self.messages.len())
+            .map(|i| match plan.get(i) {
+                Some(FlagEdit::Delete) => Edit::Delete,
+                Some(FlagEdit::Set(f)) => Edit::Flags(f),
+                _ => Edit::Keep,
+            })
+            .collect();
+        self.commit_edits(&edits)
+    }
+
+    /// The body of [`Mbox::write_back`] and [`Mbox::write_back_flags`]: `edits` has one entry
+    /// per snapshot message.
+    fn commit_edits(&mut self, edits: &[Edit]) -> Result<WriteBack, StoreError> {
         // Declared first: dropped last, after the lock is released.
         let _critical = Critical::enter();
         let path = self.path.clone();
         let err = io_at(&path);
         let n = self.messages.len();
-        let disp = |i: usize| {
-            plan.get(i)
-                .copied()
-                .unwrap_or(Disposition::Keep(self.messages[i].status))
-        };
-        let changed = (0..n).any(|i| disp(i) != Disposition::Keep(self.messages[i].status));
-        let removed = (0..n).filter(|&i| disp(i) == Disposition::Delete).count();
+        let changed = edits.iter().any(|e| !matches!(e, Edit::Keep));
+        let removed = edits.iter().filter(|e| matches!(e, Edit::Delete)).count();
         if !changed {
             let _lock = MailboxLock::acquire(&self.file, &path)?;
             let len = self.current_len()?;
@@ -482,13 +579,25 @@ impl Mbox {
         rewrite::commit(wf, &path, |w| {
             rewrite::copy_range(wf, 0, prefix, w).map_err(&err)?;
             for (i, m) in messages.iter().enumerate() {
-                if let Disposition::Keep(st) = disp(i) {
-                    let mut m = m.clone();
-                    if i + 1 == messages.len() {
-                        m.len += lead;
+                let status_edit;
+                let flags_edit;
+                let edit: Option<HeaderEdit> = match edits.get(i) {
+                    Some(Edit::Delete) => continue,
+                    Some(&Edit::Status(st)) => {
+                        status_edit = move |h: &[u8]| with_status(h, st);
+                        Some(&status_edit)
                     }
-                    write_message(wf, &m, (st != m.status).then_some(st), w).map_err(&err)?;
+                    Some(Edit::Flags(f)) => {
+                        flags_edit = move |h: &[u8]| flags::with_flags(h, f);
+                        Some(&flags_edit)
+                    }
+                    Some(Edit::Keep) | None => None,
+                };
+                let mut m = m.clone();
+                if i + 1 == messages.len() {
+                    m.len += lead;
                 }
+                write_message(wf, &m, edit, w).map_err(&err)?;
             }
             rewrite::copy_range(wf, size + lead, len, w).map_err(&err)
         })?;
@@ -502,12 +611,42 @@ impl Mbox {
     }
 }
 
-/// Copies message `m` from `src` to `w`, with its status rewritten when `status` is given,
-/// ending it with a blank line. Streams the body; only the header is held in memory.
+/// Reads message `m`'s header from `src` in growing pieces of up to 64 KiB until the blank
+/// line that ends it; returns the bytes read and the header's end in them (after the blank
+/// line; the whole message when there is none).
+fn read_head(src: &File, m: &MessageMeta) -> io::Result<(Vec<u8>, usize)> {
+    let end = m.offset + m.len;
+    let mut head = Vec::new();
+    let mut at = m.offset;
+    loop {
+        let n = ((end - at) as usize).min(64 * 1024);
+        let old = head.len();
+        head.resize(old + n, 0);
+        src.read_exact_at(&mut head[old..], at)?;
+        at += n as u64;
+        let from = old.saturating_sub(3);
+        let found = memchr::memmem::find(&head[from..], b"\n\n")
+            .map(|i| from + i + 2)
+            .into_iter()
+            .chain(memchr::memmem::find(&head[from..], b"\n\r\n").map(|i| from + i + 3))
+            .min();
+        if let Some(e) = found {
+            return Ok((head, e));
+        }
+        if at >= end {
+            let l = head.len();
+            return Ok((head, l));
+        }
+    }
+}
+
+/// Copies message `m` from `src` to `w`, with its header rewritten by `edit` when given
+/// (the header from the `From_` line through the blank line in, the new header out), ending
+/// it with a blank line. Streams the body; only the header is held in memory.
 fn write_message(
     src: &File,
     m: &MessageMeta,
-    status: Option<Status>,
+    edit: Option<HeaderEdit>,
     w: &mut impl Write,
 ) -> io::Result<()> {
     let end = m.offset + m.len;
@@ -520,30 +659,9 @@ fn write_message(
     };
     let mut body_at = m.offset;
     let mut rewritten = None;
-    if let Some(st) = status {
-        // Read up to the end of the header (first blank line) in growing pieces.
-        let mut head = Vec::new();
-        let mut at = m.offset;
-        let hdr_end = loop {
-            let n = ((end - at) as usize).min(64 * 1024);
-            let old = head.len();
-            head.resize(old + n, 0);
-            src.read_exact_at(&mut head[old..], at)?;
-            at += n as u64;
-            let from = old.saturating_sub(3);
-            let found = memchr::memmem::find(&head[from..], b"\n\n")
-                .map(|i| from + i + 2)
-                .into_iter()
-                .chain(memchr::memmem::find(&head[from..], b"\n\r\n").map(|i| from + i + 3))
-                .min();
-            if let Some(e) = found {
-                break e;
-            }
-            if at >= end {
-                break head.len();
-            }
-        };
-        let h = with_status(&head[..hdr_end], st);
+    if let Some(edit) = edit {
+        let (head, hdr_end) = read_head(src, m)?;
+        let h = edit(&head[..hdr_end]);
         w.write_all(&h)?;
         rewritten = Some(h);
         body_at = m.offset + hdr_end as u64;
@@ -604,11 +722,6 @@ fn unquote(msg: &[u8]) -> Vec<u8> {
 /// `raw` has no `From_` line its first line is taken as header. The body is not touched.
 pub fn with_status(raw: &[u8], status: Status) -> Vec<u8> {
     let first_end = memchr::memchr(b'\n', raw).map_or(raw.len(), |i| i + 1);
-    let hstart = if from_line::is_from_line(&raw[..first_end]) {
-        first_end
-    } else {
-        0
-    };
     let eol: &[u8] = if raw[..first_end].ends_with(b"\r\n") {
         b"\r\n"
     } else {
@@ -625,39 +738,7 @@ pub fn with_status(raw: &[u8], status: Status) -> Vec<u8> {
         }
         field.extend_from_slice(eol);
     }
-    let mut out = Vec::with_capacity(raw.len() + field.len());
-    out.extend_from_slice(&raw[..hstart]);
-    let mut pos = hstart;
-    let mut skipping = false;
-    while pos < raw.len() {
-        let e = memchr::memchr(b'\n', &raw[pos..]).map_or(raw.len(), |i| pos + i + 1);
-        let line = &raw[pos..e];
-        let content = line.strip_suffix(b"\n").unwrap_or(line);
-        let content = content.strip_suffix(b"\r").unwrap_or(content);
-        if content.is_empty() && line.ends_with(b"\n") {
-            out.extend_from_slice(&field);
-            out.extend_from_slice(&raw[pos..]);
-            return out;
-        }
-        let cont = line[0] == b' ' || line[0] == b'\t';
-        if skipping && cont {
-            pos = e;
-            continue;
-        }
-        skipping = !cont
-            && memchr::memchr(b':', content)
-                .is_some_and(|c| content[..c].trim_ascii().eq_ignore_ascii_case(b"status"));
-        if !skipping {
-            out.extend_from_slice(line);
-            if !line.ends_with(b"\n") {
-                out.extend_from_slice(eol);
-            }
-        }
-        pos = e;
-    }
-    // The header runs to the end of `raw`.
-    out.extend_from_slice(&field);
-    out
+    flags::replace_fields(raw, &["Status"], &field)
 }
 
 /// Appends messages (each with its `From_` line, as from [`Mbox::read_raw`]) to the mbox at
@@ -669,6 +750,13 @@ pub fn with_status(raw: &[u8], status: Status) -> Vec<u8> {
 /// lines that would read as separators (a valid `From_` line after a blank line) get a `>`
 /// (mboxrd), so the file always splits back into the same messages. Errors: `Locked`, `Io`.
 pub fn append(path: &Path, messages: &[Vec<u8>]) -> Result<(), StoreError> {
+    append_at(path, messages).map(|_| ())
+}
+
+/// [`append`], returning the file offset where the first appended message's `From_` line
+/// starts (the old length, plus the blank line added when the old content lacked one): the
+/// IMAP `APPEND` finds its message again by it (see `view`).
+pub fn append_at(path: &Path, messages: &[Vec<u8>]) -> Result<u64, StoreError> {
     let _critical = Critical::enter();
     let f = open_for_append(path)?;
     let _lock = MailboxLock::acquire(&f, path)?;
@@ -687,8 +775,9 @@ fn open_for_append(path: &Path) -> Result<File, StoreError> {
         .map_err(io_at(path))
 }
 
-/// The body of [`append`], for a file the caller has opened and locked.
-fn append_locked(f: &File, path: &Path, messages: &[Vec<u8>]) -> Result<(), StoreError> {
+/// The body of [`append`], for a file the caller has opened and locked; returns the offset
+/// of the first appended message.
+fn append_locked(f: &File, path: &Path, messages: &[Vec<u8>]) -> Result<u64, StoreError> {
     let err = io_at(path);
     let len = f.metadata().map_err(&err)?.len();
     let mut out = Vec::new();
@@ -714,6 +803,7 @@ fn append_locked(f: &File, path: &Path, messages: &[Vec<u8>]) -> Result<(), Stor
             out.extend_from_slice(eol);
         }
     }
+    let first = len + out.len() as u64;
     for m in messages {
         push_message(&mut out, m);
     }
@@ -723,7 +813,7 @@ fn append_locked(f: &File, path: &Path, messages: &[Vec<u8>]) -> Result<(), Stor
         let _ = f.sync_data();
         return Err(err(e));
     }
-    Ok(())
+    Ok(first)
 }
 
 /// Puts `messages` (each with its `From_` line, as from [`Mbox::read_raw`], possibly after
@@ -760,7 +850,7 @@ pub fn prepend(path: &Path, messages: &[Vec<u8>]) -> Result<(), StoreError> {
     let err = io_at(&target);
     let len = f.metadata().map_err(&err)?.len();
     if len == 0 {
-        return append_locked(&f, &target, messages);
+        return append_locked(&f, &target, messages).map(|_| ());
     }
     if messages.is_empty() {
         return Ok(());
@@ -774,7 +864,7 @@ pub fn prepend(path: &Path, messages: &[Vec<u8>]) -> Result<(), StoreError> {
         .open(&tmp)
     {
         Ok(t) => t,
-        Err(e) if is_permission(&e) => return append_locked(&f, &target, messages),
+        Err(e) if is_permission(&e) => return append_locked(&f, &target, messages).map(|_| ()),
         Err(e) => return Err(io_at(&tmp)(e)),
     };
     let res = write_prepended(&f, &target, &tf, &tmp, messages, len);

@@ -8,8 +8,11 @@
 //! - `critical` (private): signals blocked while a mailbox is locked and written.
 
 pub(crate) mod critical;
+pub mod flags;
 pub mod from_line;
 pub mod lock;
 pub mod mbox;
 mod rewrite;
 mod scan;
+pub mod uidmap;
+pub mod view;

@@ -7,7 +7,8 @@
 //!   blank line (`\n` or `\r\n`); bytes before the first one are the garbage prefix;
 //! - headers are parsed line by line; only `From`, `Subject`, `Date` (raw values, first
 //!   occurrence, folding kept as `\n`, `\r` removed, capped at [`FIELD_MAX`] bytes), `Status`,
-//!   `X-Status` and `Content-Length` are looked at; a header line longer than
+//!   `X-Status`, `Content-Length`, `Message-ID` (only its hash is kept, see [`msgid_hash`],
+//!   for the IMAP/POP3 UID index) and the presence of `X-Keywords` are looked at; a header line longer than
 //!   [`HDR_LINE_MAX`] is examined on its first `HDR_LINE_MAX` bytes only;
 //! - in bodies `\nFrom ` is found with `memchr::memmem`, line ends counted with `bytecount`;
 //! - `Content-Length: N` is honoured only when `body start + N` is exactly EOF or a valid
@@ -42,6 +43,20 @@ pub(crate) const X_ANSWERED: u8 = 1;
 pub(crate) const X_FLAGGED: u8 = 2;
 pub(crate) const X_DRAFT: u8 = 4;
 pub(crate) const X_DELETED: u8 = 8;
+/// Not an X-Status letter: the header has a non-blank `X-Keywords:` field (read on demand).
+pub(crate) const X_KEYWORDS: u8 = 16;
+
+/// Hash of a `Message-ID` value kept in [`MessageMeta`] (0 when absent): 32-bit FNV-1a over
+/// the value with all whitespace removed, so folding does not change it. The algorithm is
+/// fixed (the UID index stores fingerprints built from it): do not change it.
+pub(crate) fn msgid_hash(value: &[u8]) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for &b in value.iter().filter(|b| !b.is_ascii_whitespace()) {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h
+}
 
 /// What a scan found besides the messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -261,7 +276,8 @@ struct Scanner<'f, 'a> {
     out: &'a mut Vec<MessageMeta>,
     msg: Option<Building>,
     lead: Option<(u64, u64)>,
-    /// Field values of the current message: From, Subject, Date, To, From_ line.
+    /// Field values of the current message: From, Subject, Date, Message-ID (hashed at the
+    /// end, not stored), From_ line.
     scratch: [Vec<u8>; 5],
     finder: memchr::memmem::Finder<'static>,
 }
@@ -375,6 +391,12 @@ impl Scanner<'_, '_> {
     fn finish(&mut self, m: Building, end: u64) {
         let at = self.arena.len();
         let mut field_len = [0u16; 5];
+        let msgid = if m.seen & 0x08 != 0 {
+            msgid_hash(&self.scratch[3])
+        } else {
+            0
+        };
+        self.scratch[3].clear();
         let fits = at + self.scratch.iter().map(Vec::len).sum::<usize>() <= u32::MAX as usize;
         if fits {
             for (k, s) in self.scratch.iter().enumerate() {
@@ -390,7 +412,8 @@ impl Scanner<'_, '_> {
             lines: u32::try_from(lines).unwrap_or(u32::MAX),
             status: m.status,
             xflags: m.xflags,
-            present: if fits { m.seen & 0x0f } else { 0 },
+            present: if fits { m.seen & 0x07 } else { 0 },
+            msgid_hash: msgid,
             arena_at: if fits { at as u32 } else { 0 },
             field_len,
         });
@@ -486,6 +509,13 @@ fn header_field(m: &mut Building, scratch: &mut [Vec<u8>; 5], line: &[u8]) {
             4 if name.eq_ignore_ascii_case(b"from") => 0,
             4 if name.eq_ignore_ascii_case(b"date") => 2,
             7 if name.eq_ignore_ascii_case(b"subject") => 1,
+            10 if name.eq_ignore_ascii_case(b"message-id") => 3,
+            10 if name.eq_ignore_ascii_case(b"x-keywords") => {
+                if !value.trim_ascii().is_empty() {
+                    m.xflags |= X_KEYWORDS;
+                }
+                return;
+            }
             6 if name.eq_ignore_ascii_case(b"status") => {
                 if m.seen & 0x10 == 0 {
                     m.seen |= 0x10;
@@ -601,7 +631,7 @@ mod tests {
         }
     }
 
-    type Row = (u64, u64, u32, u32, Status, u8, u8, Vec<u8>);
+    type Row = (u64, u64, u32, u32, Status, u8, u8, u32, Vec<u8>);
 
     /// Regression: scanning from a non-zero start (new mail after a snapshot) must find the
     /// `From_` line at the start whatever page offset the read buffer gets (the buffer is
@@ -662,6 +692,7 @@ mod tests {
                     m.status,
                     m.xflags,
                     m.present,
+                    m.msgid_hash,
                     vals,
                 )
             })
@@ -691,6 +722,10 @@ mod tests {
         b"\xff\xfe\x00",
         b"To: z\r\n",
         b"Date: Fri, 22 Mar 2024 13:10:55 +0000\n",
+        b"Message-ID: <a@b>\n",
+        b"Message-Id:\n <x@y>\n",
+        b"X-Keywords: k1 k2\n",
+        b"X-Keywords: \n",
     ];
 
     fn random_mbox(r: &mut Rng) -> Vec<u8> {
@@ -705,6 +740,26 @@ mod tests {
             }
         }
         v
+    }
+
+    #[test]
+    fn message_id_hash_and_keywords_bit() {
+        let data = b"From a@b Fri Mar 22 13:10:55 2024\nMessage-ID:\n <x@y>\nX-Keywords: \n\nb\n\nFrom a@b Fri Mar 22 13:10:55 2024\nMessage-Id: <x@y>\nmessage-id: <other>\nX-Keywords: k\n\nFrom a@b Fri Mar 22 13:10:55 2024\n\n";
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(data).unwrap();
+        let (mut arena, mut out) = (Vec::new(), Vec::new());
+        scan(&f, 0, data.len() as u64, CHUNK, &mut arena, &mut out).unwrap();
+        assert_eq!(out.len(), 3);
+        assert_eq!(out[0].msgid_hash, msgid_hash(b"<x@y>"));
+        assert_eq!(out[1].msgid_hash, out[0].msgid_hash);
+        assert_ne!(out[0].msgid_hash, msgid_hash(b"<other>"));
+        assert_eq!(out[2].msgid_hash, 0);
+        assert_eq!(out[0].xflags & X_KEYWORDS, 0);
+        assert_eq!(out[1].xflags & X_KEYWORDS, X_KEYWORDS);
+        // The Message-ID is not kept in the arena.
+        assert!(!arena.windows(3).any(|w| w == b"x@y"));
+        // Fixed algorithm: FNV-1a 32 of the empty string.
+        assert_eq!(msgid_hash(b" \t"), 0x811c_9dc5);
     }
 
     #[test]
@@ -752,7 +807,7 @@ mod tests {
         assert_eq!(index(&data, 1000), (end, rows.clone()));
         // Subject capped at FIELD_MAX; the Date after it still found.
         assert_eq!(rows[0].6, 0b0110);
-        assert!(rows[0].7.len() > FIELD_MAX);
+        assert!(rows[0].8.len() > FIELD_MAX);
     }
 
     #[test]
