@@ -360,6 +360,22 @@ impl Delivery {
         }
     }
 
+    /// The INBOX of `user` as POP3 and IMAP serve it: the spool mbox (system users:
+    /// `home_mailbox` when it names an mbox). `None` for Maildir layouts (not served yet).
+    pub fn inbox_of(&self, user: &User) -> Option<PathBuf> {
+        match (&user.kind, &self.cfg.home_mailbox) {
+            (_, HomeMailbox::Maildir(_)) => None,
+            (UserKind::System { home, .. }, _) => Some(self.mailbox_of_system(&user.name, home)),
+            (UserKind::Virtual, _) => Some(self.cfg.spool_dir.join(&user.name)),
+        }
+    }
+
+    /// Whether system users' mailboxes are written through the privileged master (the
+    /// server runs privilege-separated): then this process cannot open them for POP3/IMAP.
+    pub fn has_master(&self) -> bool {
+        self.master.is_some()
+    }
+
     /// A system user's mailbox when this process writes it itself.
     fn mailbox_of_system(&self, name: &str, home: &std::path::Path) -> PathBuf {
         match &self.cfg.home_mailbox {

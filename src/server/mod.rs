@@ -5,6 +5,7 @@
 pub mod cmd;
 pub mod deliver;
 pub mod log;
+pub mod pop3d;
 pub mod privsep;
 pub mod relay;
 pub mod route;

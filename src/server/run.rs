@@ -22,6 +22,34 @@ use super::route::{RouteConfig, Router};
 use super::runner::RunnerConfig;
 use super::smtpd::{AuthBackend, SmtpShared};
 
+/// What a listening socket serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proto {
+    /// SMTP on port 25, 587 or 465.
+    Smtp(Listener),
+    /// POP3 (110), or POP3S with implicit TLS (995).
+    Pop3 {
+        /// TLS from the first byte.
+        implicit: bool,
+    },
+}
+
+impl Proto {
+    fn name(self) -> &'static str {
+        match self {
+            Proto::Smtp(Listener::Smtp) => "smtp",
+            Proto::Smtp(Listener::Submission) => "submission",
+            Proto::Smtp(Listener::Submissions) => "submissions",
+            Proto::Pop3 { implicit: false } => "pop3",
+            Proto::Pop3 { implicit: true } => "pop3s",
+        }
+    }
+
+    fn implicit_tls(self) -> bool {
+        matches!(self, Proto::Smtp(Listener::Submissions) | Proto::Pop3 { implicit: true })
+    }
+}
+
 /// A loaded configuration and where it came from.
 pub struct Loaded {
     /// The settings.
@@ -269,13 +297,15 @@ pub fn serve(loaded: Loaded, daemon: bool) -> Result<(), StartError> {
     let mut listeners = Vec::new();
     for (service, addr) in c.listeners.iter() {
         let kind = match service {
-            Service::Smtp => Listener::Smtp,
-            Service::Submission => Listener::Submission,
-            Service::Submissions => Listener::Submissions,
-            // POP3 and IMAP: a later issue.
+            Service::Smtp => Proto::Smtp(Listener::Smtp),
+            Service::Submission => Proto::Smtp(Listener::Submission),
+            Service::Submissions => Proto::Smtp(Listener::Submissions),
+            Service::Pop3 => Proto::Pop3 { implicit: false },
+            Service::Pop3s => Proto::Pop3 { implicit: true },
+            // IMAP: not yet.
             _ => continue,
         };
-        if kind == Listener::Submissions && tls.is_none() {
+        if kind.implicit_tls() && tls.is_none() {
             continue;
         }
         let l = bind(addr).map_err(|e| StartError::System(format!("cannot listen on {addr}: {e}")))?;
@@ -284,7 +314,7 @@ pub fn serve(loaded: Loaded, daemon: bool) -> Result<(), StartError> {
         listeners.push((kind, addr, l));
     }
     if listeners.is_empty() {
-        return Err(StartError::Config("no SMTP listener configured".into()));
+        return Err(StartError::Config("no listener configured".into()));
     }
     if daemon {
         daemonize()?;
@@ -294,12 +324,7 @@ pub fn serve(loaded: Loaded, daemon: bool) -> Result<(), StartError> {
         print_first_start(c, &listeners, tls.is_some());
     }
     for (kind, addr, _) in &listeners {
-        let name = match kind {
-            Listener::Smtp => "smtp",
-            Listener::Submission => "submission",
-            Listener::Submissions => "submissions",
-        };
-        log::info("master", &format!("listening: {name} {addr}"));
+        log::info("master", &format!("listening: {} {addr}", kind.name()));
     }
     log::info(
         "master",
@@ -410,18 +435,18 @@ fn daemonize() -> Result<(), StartError> {
 
 fn print_first_start(
     c: &Config,
-    listeners: &[(Listener, SocketAddr, std::net::TcpListener)],
+    listeners: &[(Proto, SocketAddr, std::net::TcpListener)],
     tls: bool,
 ) {
     let smtp = listeners
         .iter()
-        .find(|(k, _, _)| *k == Listener::Smtp)
+        .find(|(k, _, _)| *k == Proto::Smtp(Listener::Smtp))
         .map(|(_, a, _)| a.to_string())
         .unwrap_or_default();
     let user = std::env::var("USER").unwrap_or_else(|_| "you".into());
     let mut list = String::new();
     for (k, a, _) in listeners {
-        list.push_str(&format!(" {k:?}={a}"));
+        list.push_str(&format!(" {}={a}", k.name()));
     }
     eprintln!(
         "rmail serve: no configuration file, running the built-in default (not root):\n  \
@@ -443,7 +468,7 @@ fn print_first_start(
 /// Everything that parses network input: the runtime, the accept loops and the runner.
 fn run_child(
     c: &Config,
-    listeners: Vec<(Listener, SocketAddr, std::net::TcpListener)>,
+    listeners: Vec<(Proto, SocketAddr, std::net::TcpListener)>,
     tls: Option<tokio_native_tls::TlsAcceptor>,
     master: Option<std::os::unix::net::UnixStream>,
 ) -> Result<(), StartError> {
@@ -491,6 +516,15 @@ fn run_child(
                 local_domains: lower(&c.mydestination),
             },
         };
+        let pop3 = Arc::new(super::pop3d::Pop3Shared {
+            delivery: delivery.clone(),
+            tls: tls.clone(),
+            auth: auth.clone(),
+            disable_plaintext_auth: c.disable_plaintext_auth,
+            index_dir: c.data_directory.join("index"),
+            timeout: Duration::from_secs(600),
+            shutdown: stop_rx.clone(),
+        });
         let shared = Arc::new(SmtpShared::new(
             delivery.clone(),
             base,
@@ -509,17 +543,20 @@ fn run_child(
                 .map_err(|e| StartError::System(format!("{addr}: {e}")))?;
             let l = tokio::net::TcpListener::from_std(l)
                 .map_err(|e| StartError::System(format!("{addr}: {e}")))?;
-            let (shared, mut stop, live, tracker) =
-                (shared.clone(), stop_rx.clone(), live.clone(), tracker.clone());
+            let (shared, pop3, mut stop, live, tracker) =
+                (shared.clone(), pop3.clone(), stop_rx.clone(), live.clone(), tracker.clone());
             tokio::spawn(async move {
                 loop {
                     tokio::select! {
                         r = l.accept() => match r {
                             Ok((tcp, peer)) => {
-                                let (shared, live, tracker) = (shared.clone(), live.clone(), tracker.clone());
+                                let (shared, pop3, live, tracker) = (shared.clone(), pop3.clone(), live.clone(), tracker.clone());
                                 live.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                                 tokio::spawn(async move {
-                                    super::smtpd::handle(tcp, peer, kind, shared).await;
+                                    match kind {
+                                        Proto::Smtp(l) => super::smtpd::handle(tcp, peer, l, shared).await,
+                                        Proto::Pop3 { implicit } => super::pop3d::handle(tcp, peer, implicit, pop3).await,
+                                    }
                                     live.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
                                     tracker.add_permits(1);
                                 });

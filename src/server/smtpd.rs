@@ -323,7 +323,7 @@ pub async fn handle(
 /// Checks AUTH credentials; the user name to record, or `None`. A different authorization
 /// identity (acting as someone else) is refused, as Dovecot and Postfix do for ordinary
 /// users.
-async fn check_auth(
+pub(crate) async fn check_auth(
     backend: &AuthBackend,
     authzid: &str,
     authcid: &str,

@@ -866,3 +866,88 @@ fn local_send_to_another_user_goes_through_the_server() {
     assert!(s.wait_messages("root", 1, 5), "{}", s.log());
     assert!(s.mailbox("root").contains("hello root"));
 }
+
+const POPLIB: &str = r#"
+import poplib, smtplib, ssl, sys
+smtp, pop, ca = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+def check(c, what):
+    if not c:
+        print("FAILED:", what); sys.exit(1)
+s = smtplib.SMTP("127.0.0.1", smtp)
+for i in range(3):
+    s.sendmail("x@example.org", ["alice@localhost"], b"Subject: pop %d\r\n\r\nline\r\n.starts with a dot\r\n" % i)
+s.quit()
+p = poplib.POP3("127.0.0.1", pop, timeout=10)
+check(b"STLS" in b" ".join(p.capa().keys()).encode() if False else "STLS" in p.capa(), "CAPA STLS: %r" % p.capa())
+p.stls(context=ssl.create_default_context(cafile=ca))
+p.user("alice"); p.pass_("alicepass")
+n, size = p.stat()
+check(n == 3, "STAT %d" % n)
+uidl = p.uidl()[1]
+resp, lines, octets = p.retr(2)
+check(b"Subject: pop 1" in lines and b".starts with a dot" in lines, "RETR: %r" % lines)
+# A second session while this one holds the maildrop: [IN-USE].
+q = poplib.POP3("127.0.0.1", pop, timeout=10)
+q.user("alice")
+try:
+    q.pass_("alicepass"); check(False, "second session got the maildrop")
+except poplib.error_proto as e:
+    check(b"IN-USE" in e.args[0], "IN-USE: %r" % e.args)
+p.dele(1)
+p.quit()
+p = poplib.POP3("127.0.0.1", pop, timeout=10)
+p.user("alice"); p.pass_("alicepass")
+n, size = p.stat()
+check(n == 2, "after DELE+QUIT: %d" % n)
+uidl2 = p.uidl()[1]
+check(uidl2[0].split()[1] == uidl[1].split()[1] and uidl2[1].split()[1] == uidl[2].split()[1], "UIDL stable: %r %r" % (uidl, uidl2))
+# A dropped connection deletes nothing.
+p.dele(1)
+p.sock.close()
+p = poplib.POP3("127.0.0.1", pop, timeout=10)
+p.user("alice")
+try:
+    p.pass_("wrong"); check(False, "wrong password accepted")
+except poplib.error_proto as e:
+    check(b"AUTH" in e.args[0], "[AUTH]: %r" % e.args)
+p = poplib.POP3("127.0.0.1", pop, timeout=10)
+p.user("alice"); p.pass_("alicepass")
+check(p.stat()[0] == 2, "dropped session deleted something")
+p.quit()
+print("ok")
+"#;
+
+/// POP3 over the same spool (issue 5 groundwork): Python's poplib with STLS, STAT/UIDL/RETR,
+/// the exclusive maildrop, DELE applied only at QUIT, stable UIDLs; the mbox stays readable
+/// by rmail and s-nail.
+#[test]
+fn pop3_with_poplib_over_the_spool() {
+    if !peers() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = make_cert(dir.path());
+    let (c, k) = (cert.display().to_string(), key.display().to_string());
+    let s = Serve::start(
+        dir.path(),
+        "",
+        &[("smtpd_tls_cert_file", &c), ("smtpd_tls_key_file", &k), ("pop3_listen", "127.0.0.1:0")],
+    );
+    let (ok, out) = python(
+        POPLIB,
+        &[s.port("smtp").to_string(), s.port("pop3").to_string(), c.clone()],
+    );
+    assert!(ok, "{out}\n{}", s.log());
+    let mbox = s.mailbox("alice");
+    assert_eq!(from_lines(&mbox), 2, "{mbox}");
+    assert!(!mbox.contains("Subject: pop 0"), "{mbox}");
+    if let Some(snail) = require_peer("s-nail") {
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        let mut cmd = Command::new(snail);
+        crate::util::sandbox_env(&mut cmd, &home);
+        cmd.args(["-n", "-H", "-f"]).arg(dir.path().join("spool/alice"));
+        let o = crate::util::run_script(cmd, "");
+        assert_eq!(crate::util::nonempty_lines(&o.stdout), 2, "{}", String::from_utf8_lossy(&o.stdout));
+    }
+}

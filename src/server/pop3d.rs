@@ -1,0 +1,234 @@
+//! The POP3 listener's I/O (RFC 1939, STLS RFC 2595, POP3S RFC 8314): one tokio task per
+//! connection drives [`crate::proto::pop3::Session`] over the user's INBOX, a
+//! [`crate::store::view::MailboxView`] of the spool mbox — the same file the MDA appends to
+//! and the `rmail` reader edits.
+//!
+//! - The maildrop is exclusive for the session (RFC 1939 §4): an `flock` on
+//!   `data_directory/index/USER/pop3.lock`; a second session gets `-ERR [IN-USE]`. Mail
+//!   delivered meanwhile is not locked out (deliveries never wait for POP3) and is kept.
+//! - UIDL values come from the side index (`data_directory/index/USER/INBOX`): stable across
+//!   sessions, restarts and rewrites of the mbox by other programs.
+//! - `DELE` takes effect only at `QUIT` (the UPDATE state, §6), through the view's crash-safe
+//!   write-back; a dropped connection deletes nothing.
+//! - Cleartext USER/PASS is allowed only from loopback or with `disable_plaintext_auth = no`
+//!   (Dovecot's rule); failed logins are delayed.
+//!
+//! System users of a privilege-separated server (started as root) cannot be served yet: their
+//! mailboxes belong to them, and the per-user session processes are still to come; they get
+//! `-ERR [SYS/PERM]` with that reason.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::proto::pop3::{Action, MsgInfo, Output, Params, Reply, RespCode, Session};
+use crate::store::view::MailboxView;
+
+use super::deliver::Delivery;
+use super::log;
+use super::smtpd::{AuthBackend, Stream};
+
+/// What every POP3 connection shares.
+pub struct Pop3Shared {
+    /// Users, mailbox paths.
+    pub delivery: Arc<Delivery>,
+    /// TLS identity.
+    pub tls: Option<tokio_native_tls::TlsAcceptor>,
+    /// How passwords are checked.
+    pub auth: AuthBackend,
+    /// `disable_plaintext_auth` (Dovecot): no USER/PASS before TLS except from loopback.
+    pub disable_plaintext_auth: bool,
+    /// Where the per-user indexes and locks live (`data_directory/index`).
+    pub index_dir: PathBuf,
+    /// Idle timeout (RFC 1939 §3: at least 10 minutes).
+    pub timeout: Duration,
+    /// Turns true at shutdown.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+/// The open maildrop of an authenticated session.
+struct Maildrop {
+    view: MailboxView,
+    _lock: std::fs::File,
+}
+
+/// Serves one POP3 connection; `implicit` for POP3S (995).
+pub async fn handle(tcp: tokio::net::TcpStream, peer: SocketAddr, implicit: bool, shared: Arc<Pop3Shared>) {
+    let ip = match peer.ip() {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
+        v4 => v4,
+    };
+    let mut conn: Box<dyn Stream> = Box::new(tcp);
+    if implicit {
+        let Some(acceptor) = &shared.tls else { return };
+        match tokio::time::timeout(Duration::from_secs(30), acceptor.accept(conn)).await {
+            Ok(Ok(s)) => conn = Box::new(s),
+            _ => return,
+        }
+    }
+    let mut params = Params::new();
+    params.tls_offered = shared.tls.is_some() && !implicit;
+    params.tls_active = implicit;
+    params.plaintext_auth = ip.is_loopback() || !shared.disable_plaintext_auth;
+    let mut session = Session::new(params);
+    if conn.write_all(&session.greeting().to_bytes()).await.is_err() {
+        return;
+    }
+    log::info("pop3", &format!("connect from [{ip}]"));
+    let mut maildrop: Option<Maildrop> = None;
+    let mut buf = vec![0u8; 8192];
+    let mut shutdown = shared.shutdown.clone();
+    'conn: loop {
+        let n = tokio::select! {
+            r = tokio::time::timeout(shared.timeout, conn.read(&mut buf)) => match r {
+                Ok(Ok(n)) => n,
+                Ok(Err(_)) => break,
+                Err(_) => {
+                    let _ = conn.write_all(&session.idle_timeout().to_bytes()).await;
+                    break;
+                }
+            },
+            _ = shutdown.changed() => {
+                let _ = conn.write_all(&session.shutting_down().to_bytes()).await;
+                break;
+            }
+        };
+        if n == 0 {
+            break;
+        }
+        let mut out = session.feed(&buf[..n]);
+        loop {
+            let Output { write, action } = out;
+            if !write.is_empty() && conn.write_all(&write).await.is_err() {
+                break 'conn;
+            }
+            match action {
+                None => break,
+                Some(Action::Close) => break 'conn,
+                Some(Action::StartTls) => {
+                    let Some(acceptor) = &shared.tls else { break 'conn };
+                    match tokio::time::timeout(Duration::from_secs(30), acceptor.accept(conn)).await {
+                        Ok(Ok(s)) => {
+                            conn = Box::new(s);
+                            session.tls_started();
+                        }
+                        _ => return,
+                    }
+                    break;
+                }
+                Some(Action::Authenticate { user, password }) => {
+                    let ok = super::smtpd::check_auth(&shared.auth, "", &user, &password).await;
+                    if ok.is_none() {
+                        log::warn("pop3", &format!("[{ip}]: authentication failed for {user}"));
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                    out = session.auth_result(ok);
+                }
+                Some(Action::OpenMaildrop { user }) => {
+                    let r = open_maildrop(&shared, &user).await;
+                    let listing = match r {
+                        Ok(m) => {
+                            let list = (0..m.view.len())
+                                .map(|i| MsgInfo {
+                                    size: m.view.info(i).size_crlf,
+                                    uid: m.view.uidl(i),
+                                })
+                                .collect();
+                            log::info("pop3", &format!("[{ip}]: {user} logged in, {} messages", m.view.len()));
+                            maildrop = Some(m);
+                            Ok(list)
+                        }
+                        Err(reply) => Err(reply),
+                    };
+                    out = session.maildrop_opened(listing);
+                }
+                Some(Action::Fetch { index, .. }) => {
+                    let r = match maildrop.take() {
+                        Some(m) => {
+                            let (m, r) = tokio::task::spawn_blocking(move || {
+                                let r = m.view.message(index);
+                                (Some(m), r)
+                            })
+                            .await
+                            .unwrap_or_else(|e| panic_free(e));
+                            maildrop = m;
+                            r.map_err(|e| Reply::err(Some(RespCode::SysTemp), format!("cannot read the message: {e}")))
+                        }
+                        None => Err(Reply::err(Some(RespCode::SysTemp), "no maildrop")),
+                    };
+                    out = session.fetched(r);
+                }
+                Some(Action::Update { deleted }) => {
+                    let r = match maildrop.take() {
+                        Some(mut m) if !deleted.is_empty() => {
+                            let r = tokio::task::spawn_blocking(move || m.view.sync(&deleted).map(drop))
+                                .await;
+                            match r {
+                                Ok(Ok(())) => Ok(()),
+                                Ok(Err(e)) => Err(Reply::err(Some(RespCode::SysTemp), format!("cannot update the maildrop: {e}"))),
+                                Err(_) => Err(Reply::err(Some(RespCode::SysTemp), "cannot update the maildrop")),
+                            }
+                        }
+                        _ => Ok(()),
+                    };
+                    out = session.update_result(r);
+                }
+            }
+        }
+        if session.is_closed() {
+            break;
+        }
+    }
+    let _ = conn.shutdown().await;
+    log::info("pop3", &format!("disconnect from [{ip}]"));
+}
+
+/// A join error of a blocking task (a panic in the store) as "no maildrop" rather than a
+/// crash of the connection task.
+fn panic_free(_e: tokio::task::JoinError) -> (Option<Maildrop>, std::io::Result<Vec<u8>>) {
+    (None, Err(std::io::Error::other("internal error")))
+}
+
+/// Locks and opens `user`'s INBOX.
+async fn open_maildrop(shared: &Arc<Pop3Shared>, user: &str) -> Result<Maildrop, Reply> {
+    let sys_perm = |t: String| Reply::err(Some(RespCode::SysPerm), t);
+    let u = match shared.delivery.router.users().lookup(user) {
+        Ok(Some(u)) => u,
+        _ => return Err(sys_perm(format!("no mailbox for {user}"))),
+    };
+    if shared.delivery.has_master() && matches!(u.kind, crate::mda::users::UserKind::System { .. }) {
+        return Err(sys_perm(
+            "POP3 for system users of a privilege-separated server is not available yet".into(),
+        ));
+    }
+    let Some(inbox) = shared.delivery.inbox_of(&u) else {
+        return Err(sys_perm("Maildir INBOXes are not served over POP3 yet".into()));
+    };
+    let dir = shared.index_dir.join(&u.name);
+    tokio::task::spawn_blocking(move || {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Reply::err(Some(RespCode::SysTemp), format!("cannot create the index: {e}")))?;
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(dir.join("pop3.lock"))
+            .map_err(|e| Reply::err(Some(RespCode::SysTemp), format!("cannot lock: {e}")))?;
+        if lock.try_lock().is_err() {
+            return Err(Reply::err(
+                Some(RespCode::InUse),
+                "Mailbox is locked by another POP3 session",
+            ));
+        }
+        let view = MailboxView::open(&inbox, &dir.join("INBOX"), false)
+            .map_err(|e| Reply::err(Some(RespCode::SysTemp), format!("cannot open the maildrop: {e}")))?;
+        Ok(Maildrop { view, _lock: lock })
+    })
+    .await
+    .unwrap_or_else(|_| Err(Reply::err(Some(RespCode::SysTemp), "internal error")))
+}
