@@ -44,7 +44,7 @@ complete -c rmail -n "__fish_rmail_needs_command" -s t -d 'Send: take recipients
 complete -c rmail -n "__fish_rmail_needs_command" -s E -d 'Send: do not send a message with an empty body'
 complete -c rmail -n "__fish_rmail_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c rmail -n "__fish_rmail_needs_command" -s V -l version -d 'Print version'
-complete -c rmail -n "__fish_rmail_needs_command" -a "deliver" -d 'Deliver the message on standard input into USER\'s system mailbox, as the user running it (the local delivery agent; refuses to run as root)'
+complete -c rmail -n "__fish_rmail_needs_command" -a "deliver" -d 'Deliver the message on standard input into USER\'s system mailbox (the local delivery agent, e.g. Postfix\'s mailbox_command). Run by root it becomes USER first; anyone else may deliver only into their own mailbox'
 complete -c rmail -n "__fish_rmail_needs_command" -a "serve" -d 'Run the mail server: SMTP on 25/587/465 (and the ports the config names), local delivery into the spool, the queue and the relay client. Configured with Postfix main.cf keys in /etc/rmail/main.cf (or $RMAIL_CONFIG, or -c); without a config and not root, a loopback-only default on ports 2525/2587/2465 with everything under the XDG data directory'
 complete -c rmail -n "__fish_rmail_needs_command" -a "users" -d 'Manage rmail\'s own user file (virtual users; the `user_database` key): add a user, delete one, change a password, list them. Passwords are read from standard input when it is not a terminal, else prompted for twice without echo'
 complete -c rmail -n "__fish_rmail_needs_command" -a "queue" -d 'List the mail queue like mailq; `flush` retries every message now, `delete ID` removes one'

@@ -229,15 +229,25 @@ fn expand_folder_arg(f: &str) -> PathBuf {
     PathBuf::from(f)
 }
 
-/// `rmail deliver [-f SENDER] USER`: the local delivery agent, run as the recipient. Exit
-/// statuses are sysexits: 0 delivered, 77 (`EX_NOPERM`) when run as root, for another user or
-/// for a mailbox that is a link or not the user's own, 67 (`EX_NOUSER`) for an unknown user,
-/// 75 (`EX_TEMPFAIL`) when the mailbox cannot be written (the sender keeps the message).
+/// `rmail deliver [-f SENDER] USER`: the local delivery agent. Run by root it becomes USER
+/// (groups, gid, uid) before it opens anything, so a mailbox is written as root only when
+/// USER is root; run by anyone else it delivers only into that user's own mailbox. Exit
+/// statuses are sysexits: 0 delivered, 77 (`EX_NOPERM`) for another user or for a mailbox that
+/// is a link or not the user's own, 67 (`EX_NOUSER`) for an unknown user, 75 (`EX_TEMPFAIL`)
+/// when the mailbox cannot be written (the sender keeps the message).
 fn deliver(sender: &str, user: &str) -> i32 {
     use std::io::Read;
     if rustix::process::geteuid().is_root() {
-        eprintln!("rmail deliver: refusing to run as root (a mailbox is written as its owner)");
-        return 77;
+        let Some((uid, gid, _)) = rmail::server::privsep::account(user) else {
+            eprintln!("rmail deliver: no such user {user}");
+            return 67;
+        };
+        if uid != 0 {
+            if let Err(e) = rmail::server::privsep::drop_privileges(uid, gid) {
+                eprintln!("rmail deliver: cannot become {user}: {e}");
+                return 75;
+            }
+        }
     }
     let mut msg = Vec::new();
     if let Err(e) = std::io::stdin().lock().read_to_end(&mut msg) {

@@ -110,8 +110,9 @@ pub struct Cli {
 /// rmail's subcommands.
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
-    /// Deliver the message on standard input into USER's system mailbox, as the user running
-    /// it (the local delivery agent; refuses to run as root).
+    /// Deliver the message on standard input into USER's system mailbox (the local delivery
+    /// agent, e.g. Postfix's mailbox_command). Run by root it becomes USER first; anyone
+    /// else may deliver only into their own mailbox.
     Deliver {
         /// The envelope sender for the From_ line.
         #[arg(short = 'f', value_name = "SENDER", default_value = "")]

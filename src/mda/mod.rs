@@ -6,9 +6,9 @@
 //! ([`received_header`], [`delivery_headers`]), the mbox entry ([`mbox_entry`]) that
 //! [`batch`] appends many at a time with one fsync, and delivers into Maildir ([`maildir`]).
 //!
-//! Used by `rmail -s … user` with `mta=local` and by `rmail deliver USER`, the per-user
-//! delivery step that the server will spawn: it always writes as the user it runs as and
-//! refuses to run as root, so a mailbox is never written as root.
+//! Used by `rmail -s … user` with `mta=local`, by `rmail deliver USER` and by the server's
+//! per-user workers (`rmail deliver --batch`): they always write as the recipient (root
+//! becomes USER first), so a mailbox is never written as root unless its user is root.
 
 pub mod aliases;
 pub mod batch;

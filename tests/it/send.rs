@@ -194,32 +194,50 @@ fn template_mode_reads_recipients_from_the_header() {
     );
 }
 
+/// `rmail deliver USER`: an ordinary user may deliver only into its own mailbox; root
+/// becomes USER first (here root itself, so the mailbox is root's, 0600).
 #[test]
-fn deliver_agent_refuses_root_and_other_users() {
+fn deliver_agent_writes_only_as_the_recipient() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = rmail(dir.path());
     c.env("RMAIL_SPOOL_DIR", dir.path())
         .args(["deliver", "-f", "a@x", "root"]);
     let o = run_script(c, "Subject: hi\n\nbody\n");
-    // As root: refused because it is root; as anyone else: refused because root is another
-    // user. Either way nothing is written.
-    assert_eq!(
-        o.status.code(),
-        Some(77),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(!dir.path().join("root").exists());
+    if rustix::process::geteuid().is_root() {
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+        let m = std::fs::metadata(dir.path().join("root")).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!((m.uid(), m.mode() & 0o777), (0, 0o600));
+    } else {
+        // root is another user: refused, nothing written.
+        assert_eq!(o.status.code(), Some(77), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(!dir.path().join("root").exists());
+    }
     let mut c = rmail(dir.path());
     c.env("RMAIL_SPOOL_DIR", dir.path())
         .args(["deliver", "no-such-user-rmail"]);
     let o = run_script(c, "x\n");
-    let want = if rustix::process::geteuid().is_root() {
-        77
-    } else {
-        67
-    };
-    assert_eq!(o.status.code(), Some(want));
+    assert_eq!(o.status.code(), Some(67));
+}
+
+/// Root running `rmail deliver nobody` writes nobody's mailbox as nobody.
+#[test]
+fn deliver_as_root_becomes_the_recipient() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("SKIP: needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let mut c = rmail(dir.path());
+    c.env("RMAIL_SPOOL_DIR", dir.path())
+        .args(["deliver", "-f", "a@x", "nobody"]);
+    let o = run_script(c, "Subject: hi\n\nbody\n");
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let m = std::fs::metadata(dir.path().join("nobody")).unwrap();
+    let (uid, _, _) = rmail::server::privsep::account("nobody").unwrap();
+    assert_eq!((m.uid(), m.mode() & 0o777), (uid, 0o600));
 }
 
 /// Body lines that look like `From_` separators are mboxrd-quoted on delivery: the message
