@@ -53,6 +53,7 @@ complete -c rmail -n "__fish_rmail_needs_command" -a "sendmail" -d 'The sendmail
 complete -c rmail -n "__fish_rmail_needs_command" -a "presets" -d 'List the mail provider presets: SMTP, IMAP and POP3 servers (host:port, TLS mode) and the provider\'s quirks (authorization code, app password, OAuth2, IMAP ID)'
 complete -c rmail -n "__fish_rmail_needs_command" -a "account" -d 'Manage accounts in the start-up file ($MAILRC, else ~/.mailrc)'
 complete -c rmail -n "__fish_rmail_using_subcommand deliver" -s f -d 'The envelope sender for the From_ line' -r
+complete -c rmail -n "__fish_rmail_using_subcommand deliver" -s c -l config -d 'The server configuration whose mail_spool_directory to use (default: $RMAIL_CONFIG, else /etc/rmail/main.cf when it exists, else /var/mail)' -r -F
 complete -c rmail -n "__fish_rmail_using_subcommand deliver" -l mailbox -d 'The mailbox to write in batch mode (default: USER\'s system mailbox)' -r -F
 complete -c rmail -n "__fish_rmail_using_subcommand deliver" -l size-limit -d 'With --batch: refuse messages that would make the mailbox larger than this many bytes (0: no limit)' -r
 complete -c rmail -n "__fish_rmail_using_subcommand deliver" -l batch -d 'Read length-prefixed messages until end of input and acknowledge each (the server\'s per-user delivery worker; one fsync per batch)'

@@ -41,9 +41,10 @@ fn run(cli: Cli) -> i32 {
         Some(Command::Deliver {
             sender,
             user,
+            config,
             batch: false,
             ..
-        }) => return deliver(sender, user),
+        }) => return deliver(sender, user, config.as_deref()),
         Some(Command::Deliver {
             user,
             batch: true,
@@ -235,8 +236,24 @@ fn expand_folder_arg(f: &str) -> PathBuf {
 /// statuses are sysexits: 0 delivered, 77 (`EX_NOPERM`) for another user or for a mailbox that
 /// is a link or not the user's own, 67 (`EX_NOUSER`) for an unknown user, 75 (`EX_TEMPFAIL`)
 /// when the mailbox cannot be written (the sender keeps the message).
-fn deliver(sender: &str, user: &str) -> i32 {
+fn deliver(sender: &str, user: &str, config: Option<&std::path::Path>) -> i32 {
     use std::io::Read;
+    // The spool: the server configuration's, when there is one (-c, $RMAIL_CONFIG or
+    // /etc/rmail/main.cf), else $RMAIL_SPOOL_DIR or /var/mail. Read before dropping root.
+    let default = rmail::config::maincf::default_path();
+    let cfg_path = config
+        .map(std::path::Path::to_path_buf)
+        .or_else(|| default.exists().then_some(default));
+    let mailbox = match cfg_path {
+        Some(p) => match rmail::config::maincf::load(&p) {
+            Ok((c, _)) => c.mail_spool_directory.join(user),
+            Err(e) => {
+                eprintln!("rmail deliver: {e}");
+                return 78;
+            }
+        },
+        None => rmail::mda::mailbox_of(user),
+    };
     if rustix::process::geteuid().is_root() {
         let Some((uid, gid, _)) = rmail::server::privsep::account(user) else {
             eprintln!("rmail deliver: no such user {user}");
@@ -267,7 +284,7 @@ fn deliver(sender: &str, user: &str) -> i32 {
             return 67;
         }
     }
-    match rmail::mda::deliver_to_own_mailbox(user, me, sender, &msg) {
+    match rmail::mda::deliver_to_own_mailbox_at(&mailbox, me, sender, &msg) {
         Ok(()) => 0,
         Err(e @ rmail::mda::MdaError::Unsafe(..)) => {
             eprintln!("rmail deliver: {e}");

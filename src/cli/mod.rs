@@ -117,6 +117,10 @@ pub enum Command {
         /// The envelope sender for the From_ line.
         #[arg(short = 'f', value_name = "SENDER", default_value = "")]
         sender: String,
+        /// The server configuration whose mail_spool_directory to use (default: $RMAIL_CONFIG,
+        /// else /etc/rmail/main.cf when it exists, else /var/mail).
+        #[arg(short = 'c', long = "config", value_name = "FILE", env = "RMAIL_CONFIG")]
+        config: Option<std::path::PathBuf>,
         /// Read length-prefixed messages until end of input and acknowledge each (the
         /// server's per-user delivery worker; one fsync per batch).
         #[arg(long, hide = true)]

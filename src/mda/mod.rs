@@ -67,8 +67,19 @@ pub fn deliver_to_own_mailbox(
     envelope_from: &str,
     message: &[u8],
 ) -> Result<(), MdaError> {
+    deliver_to_own_mailbox_at(&mailbox_of(user), uid, envelope_from, message)
+}
+
+/// [`deliver_to_own_mailbox`] into the mailbox at `path` (a server's
+/// `mail_spool_directory/USER`): the same checks, the same append.
+pub fn deliver_to_own_mailbox_at(
+    path: &Path,
+    uid: u32,
+    envelope_from: &str,
+    message: &[u8],
+) -> Result<(), MdaError> {
     use std::os::unix::fs::MetadataExt;
-    let path = mailbox_of(user);
+    let path = path.to_path_buf();
     match std::fs::symlink_metadata(&path) {
         Ok(m) if m.file_type().is_symlink() || !m.is_file() => {
             return Err(MdaError::Unsafe(path, "not a regular file"))
