@@ -373,7 +373,7 @@ fn via_local_server(user: &str, msg: &Outgoing<'_>) -> Option<Result<(), SendErr
     let (cfg, _) = maincf::load(&path).ok()?;
     let domain = cfg.mydestination.first()?.clone();
     let rcpt = format!("{user}@{domain}");
-    for addr in cfg.listeners.get(maincf::Service::Smtp) {
+    for addr in maincf::smtp_addresses(&cfg) {
         let host = match addr.ip() {
             ip if ip.is_unspecified() && addr.is_ipv4() => "127.0.0.1".to_owned(),
             ip if ip.is_unspecified() => "::1".to_owned(),

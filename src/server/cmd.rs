@@ -7,7 +7,7 @@ use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
 use crate::cli::{QueueAction, UsersAction};
-use crate::config::maincf::{Service, UserDatabase};
+use crate::config::maincf::UserDatabase;
 
 use super::run::{self, StartError};
 
@@ -371,7 +371,7 @@ pub fn sendmail(args: &[String]) -> i32 {
         message = m;
     }
     // 1. The running server, over SMTP on loopback.
-    for addr in c.listeners.get(Service::Smtp) {
+    for addr in crate::config::maincf::smtp_addresses(c) {
         let host = if addr.ip().is_unspecified() {
             if addr.is_ipv4() { "127.0.0.1".to_owned() } else { "::1".to_owned() }
         } else {

@@ -323,9 +323,14 @@ pub fn serve(loaded: Loaded, daemon: bool) -> Result<(), StartError> {
     if loaded.file.is_none() {
         print_first_start(c, &listeners, tls.is_some());
     }
+    let mut record = String::new();
     for (kind, addr, _) in &listeners {
         log::info("master", &format!("listening: {} {addr}", kind.name()));
+        record.push_str(&format!("{} {addr}\n", kind.name()));
     }
+    // Where this server really listens (port 0 included), for `rmail sendmail` and
+    // `mta=local` to find it.
+    let _ = std::fs::write(maincf::listening_file(c), record);
     log::info(
         "master",
         &format!(
@@ -619,6 +624,7 @@ fn run_child(
         }
         let _ = tokio::time::timeout(Duration::from_secs(5), runner).await;
         let _ = std::fs::remove_file(c.queue_directory.join("pid"));
+        let _ = std::fs::remove_file(maincf::listening_file(c));
         log::info(
             "master",
             &format!("terminating on signal ({} mailbox commits in this run)", delivery.commits()),

@@ -587,3 +587,29 @@ fn format_lines(v: Vec<(&'static str, String)>) -> String {
     }
     out
 }
+
+/// `data_directory/listening`: one `SERVICE ADDRESS` line per listener of the running server.
+pub fn listening_file(c: &Config) -> std::path::PathBuf {
+    c.data_directory.join("listening")
+}
+
+/// The SMTP (port 25 service) addresses a running server listens on, from its
+/// [`listening_file`]; else the configured ones.
+pub fn smtp_addresses(c: &Config) -> Vec<std::net::SocketAddr> {
+    let recorded: Vec<std::net::SocketAddr> = std::fs::read_to_string(listening_file(c))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.strip_prefix("smtp "))
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    if !recorded.is_empty() {
+        return recorded;
+    }
+    c.listeners
+        .get(Service::Smtp)
+        .iter()
+        .copied()
+        .filter(|a| a.port() != 0)
+        .collect()
+}
+
