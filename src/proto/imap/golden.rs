@@ -201,6 +201,12 @@ fn describe(action: &Action) -> String {
 /// Runs a transcript, feeding client bytes in chunks of `chunk` bytes (0: whole);
 /// returns the actual `S:`/`A:`/`E:` lines.
 fn run(text: &str, chunk: usize) -> Vec<String> {
+    run_with(text, chunk, false)
+}
+
+/// [`run`]; with `echo`, the script's own lines (but expectations) are kept in place, which
+/// gives a whole transcript for review.
+fn run_with(text: &str, chunk: usize, echo: bool) -> Vec<String> {
     let spec: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("P: ")).collect();
     let mem = Mem::new();
     for l in text.lines() {
@@ -239,6 +245,12 @@ fn run(text: &str, chunk: usize) -> Vec<String> {
         .chain(std::iter::once("E: end".to_string()))
     {
         let line = line.as_str();
+        let expectation = ["S: ", "S! ", "E: ", "A: "]
+            .iter()
+            .any(|p| line.starts_with(p));
+        if echo && !expectation && line != "E: end" {
+            actual.push(line.to_string());
+        }
         if line.is_empty()
             || line.starts_with('#')
             || line.starts_with("P: ")
@@ -407,7 +419,7 @@ fn golden_transcripts() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// Prints the actual transcript of a file for writing expectations:
+/// Prints the actual transcript of a script (expectations left out) for review:
 /// `IMAP_DUMP=file.txt cargo test --lib proto::imap::golden::dump -- --nocapture`.
 #[test]
 fn dump() {
@@ -416,7 +428,7 @@ fn dump() {
     };
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/imap");
     let text = std::fs::read_to_string(dir.join(name)).unwrap();
-    for l in run(&text, 0) {
+    for l in run_with(&text, 0, true) {
         println!("{l}");
     }
 }

@@ -145,7 +145,6 @@ impl Session {
             folder,
             read_only,
             dirty: false,
-            recent,
         });
         if read_only {
             Tagged::ok("Examine completed.").code("READ-ONLY")
@@ -219,18 +218,15 @@ impl Session {
         for p in &ch.expunged {
             untagged(w, &format!("{} EXPUNGE", p + 1));
         }
-        if ch.arrived > 0 || !ch.expunged.is_empty() {
+        // RFC 3501 §7.3.1-2: EXISTS and RECENT when messages arrived (a client lowers
+        // its counts itself on EXPUNGE).
+        if ch.arrived > 0 {
             let len = sel.folder.len();
             let recent = (0..len)
                 .filter(|&i| sel.folder.info(i).flags.recent)
                 .count();
-            if ch.arrived > 0 {
-                untagged(w, &format!("{len} EXISTS"));
-            }
-            if recent != sel.recent || ch.arrived > 0 {
-                untagged(w, &format!("{recent} RECENT"));
-            }
-            sel.recent = recent;
+            untagged(w, &format!("{len} EXISTS"));
+            untagged(w, &format!("{recent} RECENT"));
         }
         for &p in &ch.flags_changed {
             if p < sel.folder.len() {

@@ -34,8 +34,6 @@ pub(super) struct Selected {
     pub read_only: bool,
     /// Flags were set and not yet written ([`Folder::sync`]).
     pub dirty: bool,
-    /// The `\Recent` count last reported.
-    pub recent: usize,
 }
 
 /// RFC 3501 §3 states.
