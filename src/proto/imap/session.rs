@@ -866,3 +866,6 @@ fn privacy_required() -> Tagged {
     Tagged::no("Plaintext authentication disallowed on non-secure (SSL/TLS) connections.")
         .code("PRIVACYREQUIRED")
 }
+
+#[cfg(test)]
+mod tests;
