@@ -34,10 +34,10 @@
 //! // connection lost: s.hangup() writes pending flag changes
 //! ```
 //!
-//! Commands are framed first (lines and literals, [`framer`]) and then decoded with
+//! Commands are framed first (lines and literals, module `framer`) and then decoded with
 //! imap-codec's `CommandCodec`, which parses every RFC 3501 command and the extensions
 //! above into imap-types values; a hand-written parser would duplicate it. Responses are
-//! written by hand ([`response`]): their data (ENVELOPE, BODYSTRUCTURE, sections) come from
+//! written by hand (module `response`): their data (ENVELOPE, BODYSTRUCTURE, sections) come from
 //! `message::imap` already in IMAP syntax.
 //!
 //! Invariants:
@@ -49,7 +49,7 @@
 //! - the session never panics on any input and answers each tagged command once, in order;
 //! - sequence numbers change only where RFC 3501 §7.4.1 allows EXPUNGE responses: the
 //!   folder is refreshed after every command but FETCH, STORE and SEARCH (their UID forms
-//!   included neither, for simplicity of the client's view), and while idling;
+//!   included), and while idling;
 //! - flag changes are written to the folder ([`Folder::sync`]) at the end of the next
 //!   command that reports changes, at CHECK, CLOSE, UNSELECT, SELECT, LOGOUT, while
 //!   idling, and at [`Session::hangup`];

@@ -393,7 +393,7 @@ impl Session {
     /// Decodes and runs one command.
     fn command(&mut self, bytes: &[u8], out: &mut Output) {
         let cmd = match CommandCodec::default().decode(bytes) {
-            Ok((rest, cmd)) if rest.is_empty() => cmd,
+            Ok(([], cmd)) => cmd,
             _ => {
                 let tag = bytes
                     .split(|&b| b == b' ' || b == b'\r')
@@ -810,11 +810,19 @@ impl Session {
         let Some(a) = self.authed() else {
             return not_valid();
         };
-        if let Some(sel) = a.selected.as_mut().filter(|s| s.name == name && s.dirty) {
-            if sel.folder.sync(&[]).is_ok() {
-                sel.dirty = false;
+        if a.selected
+            .as_ref()
+            .is_some_and(|s| s.name == name && s.dirty)
+        {
+            // Write our flags first (reporting what the write brings in).
+            self.report(out);
+            if out.action.is_some() {
+                return Tagged::ok("Status completed.");
             }
         }
+        let Some(a) = self.authed() else {
+            return not_valid();
+        };
         let st = match a.store.status(&name) {
             Ok(s) => s,
             Err(e) => return Tagged::store(&e, false),

@@ -147,6 +147,10 @@ pub trait Folder: Send {
     fn uidnext(&self) -> u32;
     /// Number of messages.
     fn len(&self) -> usize;
+    /// Whether there is no message.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// Message `i`; `i < len()`.
     fn info(&self, i: usize) -> MessageInfo;
     /// The bytes of message `i` (RFC 5322, LF or CRLF lines). Errors: the file changed
