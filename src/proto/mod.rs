@@ -3,5 +3,6 @@
 //!
 //! - [`smtp`]: the SMTP server protocol core (RFC 5321 and extensions), a state machine.
 
+pub mod imap;
 pub mod pop3;
 pub mod smtp;
