@@ -62,7 +62,7 @@ complete -c rmail -n "__fish_rmail_using_subcommand serve" -s c -l config -d 'Th
 complete -c rmail -n "__fish_rmail_using_subcommand serve" -s o -d 'Override a setting (like postfix -o); repeatable' -r
 complete -c rmail -n "__fish_rmail_using_subcommand serve" -l daemon -d 'Detach from the terminal and run in the background (logs go to syslog)'
 complete -c rmail -n "__fish_rmail_using_subcommand serve" -l print-config -d 'Print the effective settings (like postconf -n) and exit'
-complete -c rmail -n "__fish_rmail_using_subcommand serve" -s h -l help -d 'Print help'
+complete -c rmail -n "__fish_rmail_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c rmail -n "__fish_rmail_using_subcommand users; and not __fish_seen_subcommand_from add del passwd list" -s c -l config -d 'The configuration file (main.cf syntax)' -r -F
 complete -c rmail -n "__fish_rmail_using_subcommand users; and not __fish_seen_subcommand_from add del passwd list" -s h -l help -d 'Print help'
 complete -c rmail -n "__fish_rmail_using_subcommand users; and not __fish_seen_subcommand_from add del passwd list" -f -a "add" -d 'Add a virtual user with a password'

@@ -20,6 +20,15 @@ fn main() {
     if name == "mailq" {
         std::process::exit(rmail::server::cmd::queue(None, None));
     }
+    // `rmail sendmail ARGS`: sendmail's own flag syntax, `--` included, not clap's.
+    if std::env::args().nth(1).as_deref() == Some("sendmail") {
+        let args: Vec<String> = std::env::args().skip(2).collect();
+        if args.iter().any(|a| a == "--help" || a == "-h") && !args.iter().any(|a| a == "--") {
+            // Fall through to clap for the help text.
+        } else {
+            std::process::exit(rmail::server::cmd::sendmail(&args));
+        }
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -25,13 +25,86 @@ pub fn man_page() -> Vec<u8> {
     // Infallible on a Vec.
     let _ = man.render_title(&mut out);
     let _ = man.render_name_section(&mut out);
-    let _ = man.render_synopsis_section(&mut out);
+    synopsis(&mut out, &cmd, "rmail");
     let _ = man.render_description_section(&mut out);
     let _ = man.render_options_section(&mut out);
-    let _ = man.render_subcommands_section(&mut out);
+    subcommands(&mut out, &cmd, "rmail");
     out.extend_from_slice(MAN_EXTRA.as_bytes());
     let _ = man.render_version_section(&mut out);
     out
+}
+
+/// Escapes text for roff (backslashes and hyphens).
+fn roff(s: &str) -> String {
+    s.replace('\\', "\\e").replace('-', "\\-")
+}
+
+/// The SYNOPSIS section with every option's value name (clap_mangen leaves them out):
+/// `[-c FILE]`, `[-o KEY=VALUE]...`, operands, and `COMMAND` when there are subcommands.
+fn synopsis(out: &mut Vec<u8>, cmd: &clap::Command, name: &str) {
+    let mut line = format!(".SH SYNOPSIS\n\\fB{}\\fR", roff(name));
+    for a in cmd.get_arguments().filter(|a| !a.is_hide_set()) {
+        let flag = match (a.get_short(), a.get_long()) {
+            (Some(s), Some(l)) => format!("\\fB\\-{s}\\fR|\\fB\\-\\-{}\\fR", roff(l)),
+            (Some(s), None) => format!("\\fB\\-{s}\\fR"),
+            (None, Some(l)) => format!("\\fB\\-\\-{}\\fR", roff(l)),
+            (None, None) => {
+                let v = a
+                    .get_value_names()
+                    .map(|v| v.join(" "))
+                    .unwrap_or_else(|| a.get_id().to_string());
+                let many = matches!(a.get_action(), clap::ArgAction::Append);
+                let dots = if many { "..." } else { "" };
+                if a.is_required_set() {
+                    line.push_str(&format!(" \\fI{}\\fR{dots}", roff(&v)));
+                } else {
+                    line.push_str(&format!(" [\\fI{}\\fR]{dots}", roff(&v)));
+                }
+                continue;
+            }
+        };
+        let takes = a.get_action().takes_values();
+        let value = if takes {
+            let v = a
+                .get_value_names()
+                .map(|v| v.join(" "))
+                .unwrap_or_else(|| a.get_id().to_string().to_uppercase());
+            format!(" \\fI{}\\fR", roff(&v))
+        } else {
+            String::new()
+        };
+        let many = matches!(a.get_action(), clap::ArgAction::Append);
+        line.push_str(&format!(" [{flag}{value}]{}", if many { "..." } else { "" }));
+    }
+    if cmd.has_subcommands() {
+        line.push_str(" [\\fICOMMAND\\fR]");
+    }
+    line.push('\n');
+    out.extend_from_slice(line.as_bytes());
+}
+
+/// A SUBCOMMANDS section naming each subcommand with its summary (and the page of each
+/// top-level one).
+fn subcommands(out: &mut Vec<u8>, cmd: &clap::Command, name: &str) {
+    if !cmd.has_subcommands() {
+        return;
+    }
+    let mut s = String::from(".SH SUBCOMMANDS\n");
+    for sub in cmd.get_subcommands().filter(|c| !c.is_hide_set()) {
+        let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+        let page = if name == "rmail" {
+            format!(" (see \\fBrmail\\-{}\\fR(1))", roff(sub.get_name()))
+        } else {
+            String::new()
+        };
+        s.push_str(&format!(
+            ".TP\n\\fB{} {}\\fR{page}\n{}\n",
+            roff(name),
+            roff(sub.get_name()),
+            roff(&about)
+        ));
+    }
+    out.extend_from_slice(s.as_bytes());
 }
 
 /// `man/rmail-NAME.1` for each subcommand, as (file name, roff).
@@ -43,8 +116,15 @@ pub fn subcommand_pages() -> Vec<(String, Vec<u8>)> {
             // clap names are `&'static str` without its `string` feature; one small leak per
             // page, only when rendering docs.
             let page = sub.clone().name(&*name.clone().leak());
+            let man = clap_mangen::Man::new(page.clone());
             let mut out = Vec::new();
-            let _ = clap_mangen::Man::new(page).render(&mut out);
+            let _ = man.render_title(&mut out);
+            let _ = man.render_name_section(&mut out);
+            synopsis(&mut out, &page, &format!("rmail {}", sub.get_name()));
+            let _ = man.render_description_section(&mut out);
+            let _ = man.render_options_section(&mut out);
+            subcommands(&mut out, &page, &format!("rmail {}", sub.get_name()));
+            let _ = man.render_extra_section(&mut out);
             (format!("{name}.1"), out)
         })
         .collect()

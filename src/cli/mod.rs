@@ -14,7 +14,7 @@ use std::path::PathBuf;
 #[command(
     name = "rmail",
     version,
-    about = "mailx-compatible mail reader and sender (and, later, small-host mail server)",
+    about = "mailx-compatible mail reader and sender, and a small-host mail server (rmail serve)",
     long_about = "rmail reads mailboxes at the `&` prompt with the command set, message lists and \
 header summary of Heirloom mailx and s-nail. Without arguments it reads the system mailbox \
 ($MAIL, else /var/mail/$USER). With addresses it sends mail, like `mail -s subject user`: the \
@@ -141,6 +141,7 @@ pub enum Command {
     /// main.cf keys in /etc/rmail/main.cf (or $RMAIL_CONFIG, or -c); without a config and not
     /// root, a loopback-only default on ports 2525/2587/2465 with everything under the XDG
     /// data directory.
+    #[command(after_long_help = SERVE_KEYS)]
     Serve {
         /// The configuration file (main.cf syntax).
         #[arg(short = 'c', long = "config", value_name = "FILE", env = "RMAIL_CONFIG")]
@@ -200,6 +201,13 @@ pub enum Command {
         action: AccountAction,
     },
 }
+
+/// The configuration keys, for `rmail serve --help` and rmail-serve(1).
+const SERVE_KEYS: &str = "Configuration (main.cf syntax: key = value, indented continuation lines, # comments, $name expansion):
+  Postfix keys: myhostname, mydomain, myorigin, inet_interfaces, inet_protocols, mydestination, mynetworks, relay_domains, relayhost, message_size_limit, mailbox_size_limit, recipient_delimiter, alias_maps, home_mailbox, mail_spool_directory, smtpd_banner, smtpd_tls_cert_file, smtpd_tls_key_file, smtpd_tls_security_level, smtpd_tls_auth_only (default yes), smtpd_sasl_auth_enable, smtpd_client_connection_count_limit, smtpd_recipient_limit, smtpd_hard_error_limit, smtpd_timeout, maximal_queue_lifetime, bounce_queue_lifetime, minimal_backoff_time, maximal_backoff_time, queue_run_delay, queue_directory, mail_owner, smtp_sasl_auth_enable, smtp_sasl_password_maps, smtp_tls_security_level, smtp_tls_wrappermode, smtp_tls_CAfile.
+  rmail's own: smtp_listen, submission_listen, submissions_listen, pop3_listen, pop3s_listen (address:port lists; a bare port means every inet_interfaces address; empty disables; port 0 picks a free port, logged as 'listening:'), user_database (system, or the path of rmail's own user file: rmail users add NAME), data_directory, virtual_mailbox_base, disable_plaintext_auth, smtpd_greet_pause.
+  Implicit-TLS listeners (465, 995) need smtpd_tls_cert_file. As root, mail_owner must be able to write the spool for virtual users; rmail users add gives the user file to mail_owner.
+Signals: SIGTERM/SIGINT stop cleanly (421 to clients, the queue stays); SIGUSR1 retries the queue now (rmail queue flush).";
 
 /// `rmail users` subcommands.
 #[derive(Debug, Clone, Subcommand)]

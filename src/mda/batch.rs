@@ -127,12 +127,15 @@ pub fn deliver_batch(
     entries: Vec<Vec<u8>>,
     size_limit: u64,
 ) -> Vec<Result<(), DeliveryError>> {
+    use std::os::unix::fs::MetadataExt;
     let mut size = match std::fs::symlink_metadata(mailbox) {
-        Ok(m) if m.file_type().is_symlink() || !m.is_file() => {
+        // A hard link could point the mailbox at another file of the same owner (Postfix
+        // local(8) refuses these too).
+        Ok(m) if m.file_type().is_symlink() || !m.is_file() || m.nlink() > 1 => {
             let e = DeliveryError::temp(
                 "4.2.0",
                 format!(
-                    "refusing to deliver to {}: not a regular file",
+                    "refusing to deliver to {}: not a regular file with one link",
                     mailbox.display()
                 ),
             );

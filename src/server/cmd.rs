@@ -75,6 +75,9 @@ fn read_password() -> Result<String, String> {
         if p.is_empty() {
             return Err("empty password".into());
         }
+        if p.contains('\0') {
+            return Err("the password contains a NUL byte, which no login can send".into());
+        }
         return Ok(p);
     }
     let a = crate::send::smtp::prompt_password("New password: ").ok_or("no password given")?;
@@ -114,6 +117,12 @@ pub fn users(config: Option<&Path>, action: &UsersAction) -> i32 {
         },
         UsersAction::Del { name } => users::remove_user(&file, name),
         UsersAction::Add { name } | UsersAction::Passwd { name } => {
+            // Recipient addresses are folded to lower case (as Postfix does), so a name with
+            // capitals could log in but never receive mail.
+            if name.chars().any(|c| c.is_uppercase()) {
+                eprintln!("rmail users: {name}: user names must be lower case (addresses are matched in lower case)");
+                return EX_USAGE;
+            }
             let password = match read_password() {
                 Ok(p) => p,
                 Err(e) => {
@@ -129,7 +138,15 @@ pub fn users(config: Option<&Path>, action: &UsersAction) -> i32 {
         }
     };
     match r {
-        Ok(()) => 0,
+        Ok(()) => {
+            // Run as root, the file goes to mail_owner: the server reads it as that user.
+            if super::privsep::is_root() {
+                if let Some((uid, gid, _)) = super::privsep::account(&loaded.config.mail_owner) {
+                    let _ = std::os::unix::fs::chown(&file, Some(uid), Some(gid));
+                }
+            }
+            0
+        }
         Err(e @ users::UserError::NoSuchUser(_)) => {
             eprintln!("rmail users: {e}");
             EX_NOUSER
@@ -198,8 +215,14 @@ pub fn queue(config: Option<&Path>, action: Option<&QueueAction>) -> i32 {
             }
         }
         Some(QueueAction::Flush) => {
+            // Only a live server holds master.lock; a stale pid file must not send a signal
+            // to whatever process has that number now.
+            let running = std::fs::File::open(dir.join("master.lock"))
+                .map(|f| f.try_lock_shared().is_err())
+                .unwrap_or(false);
             let pid = std::fs::read_to_string(dir.join("pid"))
                 .ok()
+                .filter(|_| running)
                 .and_then(|p| p.trim().parse::<i32>().ok());
             match pid {
                 // SAFETY: kill with a pid read from the server's own pid file.
@@ -261,7 +284,8 @@ pub struct SendmailArgs {
     pub recipients: Vec<String>,
 }
 
-/// Parses sendmail's flags: `-t -i -oi -odi -oem -f S -fS -r S -F N -bm -bp -q -v --`;
+/// Parses sendmail's flags: `-t -i -oi -odi -oem -f S -fS -r S -F N -bm -bp -q -v -G -U
+/// -L TAG -N DSN -R RET -V ENVID -X LOG --`;
 /// other `-o…` options are accepted and ignored, as Postfix does; unknown flags are errors.
 pub fn parse_sendmail_args(args: &[String]) -> Result<SendmailArgs, String> {
     let mut a = SendmailArgs::default();
@@ -288,7 +312,12 @@ pub fn parse_sendmail_args(args: &[String]) -> Result<SendmailArgs, String> {
             "i" if rest.is_empty() => {}
             "v" if rest.is_empty() => {}
             "o" => {} // -oi, -odi, -oem, -oQ…: accepted, no effect here
-            "f" | "r" => a.sender = Some(value(flag)?),
+            "f" | "r" => {
+                let v = value(flag)?;
+                // `-f '<>'` (or `-f ''`): the null sender.
+                let v = v.trim();
+                a.sender = Some(if v == "<>" { String::new() } else { v.trim_matches(['<', '>']).to_owned() });
+            }
             "F" => a.full_name = Some(value(flag)?),
             "b" => match rest {
                 "m" | "" => {}
@@ -296,7 +325,9 @@ pub fn parse_sendmail_args(args: &[String]) -> Result<SendmailArgs, String> {
                 other => return Err(format!("-b{other} is not supported")),
             },
             "q" => a.flush = true,
-            "N" | "R" | "V" => {
+            // Accepted and ignored, as Postfix does: -G (gateway), -U (initial submission).
+            "G" | "U" if rest.is_empty() => {}
+            "N" | "R" | "V" | "L" | "X" => {
                 let _ = value(flag)?;
             }
             _ => return Err(format!("unknown option {arg}")),
@@ -341,6 +372,11 @@ pub fn sendmail(args: &[String]) -> i32 {
         .sender
         .clone()
         .unwrap_or_else(|| format!("{user}@{}", c.myorigin));
+    let from_addr = if sender.is_empty() {
+        format!("MAILER-DAEMON@{}", c.myhostname)
+    } else {
+        sender.clone()
+    };
     let mut rcpts = a.recipients.clone();
     if a.from_headers {
         rcpts.extend(header_recipients(&message));
@@ -361,12 +397,29 @@ pub fn sendmail(args: &[String]) -> i32 {
         })
         .collect();
     let mut message = strip_bcc_when_t(message, a.from_headers);
+    // Missing From:, Date: and Message-ID: are added, as Postfix's cleanup(8) does.
+    let mut added = String::new();
     if !has_header(&message, "from") {
-        let from = match &a.full_name {
-            Some(n) => format!("From: {n} <{sender}>\n"),
-            None => format!("From: {sender}\n"),
-        };
-        let mut m = from.into_bytes();
+        added.push_str(&match &a.full_name {
+            Some(n) => format!("From: {} <{from_addr}>\n", n.replace(['\r', '\n'], " ")),
+            None => format!("From: {from_addr}\n"),
+        });
+    }
+    if !has_header(&message, "date") {
+        added.push_str(&format!("Date: {}\n", chrono::Local::now().to_rfc2822()));
+    }
+    if !has_header(&message, "message-id") {
+        let n = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        added.push_str(&format!(
+            "Message-ID: <{n:x}.{}@{}>\n",
+            std::process::id(),
+            c.myhostname
+        ));
+    }
+    if !added.is_empty() {
+        let mut m = added.into_bytes();
         m.extend_from_slice(&message);
         message = m;
     }
@@ -386,7 +439,17 @@ pub fn sendmail(args: &[String]) -> i32 {
             Err(_) => continue,
         }
     }
-    // 2. The queue itself, when we may write it.
+    // 2. The queue itself, when we may write it — as the queue's owner (mail_owner), so that
+    //    the server can read the file later (root would leave a root-only file behind).
+    if super::privsep::is_root() {
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(m) = std::fs::metadata(&c.queue_directory) {
+            if m.uid() != 0 && super::privsep::drop_privileges(m.uid(), m.gid()).is_err() {
+                eprintln!("sendmail: cannot become the queue's owner");
+                return EX_TEMPFAIL;
+            }
+        }
+    }
     if let Ok(q) = crate::queue::Queue::open(&c.queue_directory) {
         let env = crate::message::envelope::Envelope {
             sender: sender.clone(),

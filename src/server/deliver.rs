@@ -224,6 +224,7 @@ impl Delivery {
                 text: f.diagnostic.clone(),
             });
         }
+        let mut reply_id = id.as_str().to_owned();
         if !to_queue.is_empty() {
             let queued = {
                 let q = &self.queue;
@@ -252,12 +253,14 @@ impl Delivery {
                     log::info(
                         "qmgr",
                         &format!(
-                            "{qid}: from=<{}>, size={}, nrcpt={} (queue active)",
+                            "{qid}: from=<{}>, size={}, nrcpt={} (queue active; accepted as {id})",
                             m.sender,
                             data_lf.len(),
                             to_queue.len()
                         ),
                     );
+                    // The client is told the ID that `rmail queue` shows.
+                    reply_id = qid.as_str().to_owned();
                     self.kick.notify_one();
                 }
                 Err(e) => {
@@ -273,7 +276,7 @@ impl Delivery {
         if !failed.is_empty() {
             self.bounce(&id, m.sender, &failed, &data_lf, arrival);
         }
-        Ok(id.as_str().to_owned())
+        Ok(reply_id)
     }
 
     /// Queues a DSN for `failed` to `sender` (never for `<>`).

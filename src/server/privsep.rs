@@ -369,6 +369,19 @@ async fn user_worker(cfg: Arc<MasterConfig>, user: String, mut rx: mpsc::Receive
         return;
     };
     let mailbox = cfg.mailbox(&user, &home);
+    // As Postfix local(8): root creates a missing mailbox (a spool like Debian's
+    // root:mail 2775 /var/mail lets users write their file but not create it), 0600 and the
+    // user's; an existing one must be the user's own regular file with one link.
+    if !mailbox.as_os_str().to_string_lossy().ends_with('/') {
+        if let Err(why) = prepare_mailbox(&mailbox, uid, gid) {
+            while let Ok(Some((_, tx))) =
+                tokio::time::timeout(std::time::Duration::from_millis(10), rx.recv()).await
+            {
+                let _ = tx.send(Outcome::Temporary(why.clone()));
+            }
+            return;
+        }
+    }
     let mut cmd = tokio::process::Command::new(&cfg.exe);
     cmd.arg("deliver")
         .arg("--batch")
@@ -450,6 +463,38 @@ async fn user_worker(cfg: Arc<MasterConfig>, user: String, mut rx: mpsc::Receive
     rx.close();
     while let Some((_, tx)) = rx.recv().await {
         let _ = tx.send(Outcome::Temporary("the delivery agent restarted".into()));
+    }
+}
+
+/// Creates `path` 0600 owned by `uid:gid` when missing; refuses a link, a non-regular file,
+/// a hard-linked file or another user's file (the message stays queued).
+pub fn prepare_mailbox(path: &std::path::Path, uid: u32, gid: u32) -> Result<(), String> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    match std::fs::symlink_metadata(path) {
+        Ok(m) => {
+            if m.file_type().is_symlink() || !m.is_file() {
+                return Err(format!("{}: not a regular file", path.display()));
+            }
+            if m.uid() != uid {
+                return Err(format!("{}: owned by another user", path.display()));
+            }
+            if m.nlink() > 1 {
+                return Err(format!("{}: has more than one hard link", path.display()));
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(path)
+                .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            std::os::unix::fs::fchown(&f, Some(uid), Some(gid))
+                .map_err(|e| format!("cannot give {} to its user: {e}", path.display()))
+        }
+        Err(e) => Err(format!("{}: {e}", path.display())),
     }
 }
 

@@ -143,7 +143,12 @@ impl Router {
         if local.is_empty() {
             return Err(unknown());
         }
-        // Postfix folds local parts to lower case before the alias and passwd lookups.
+        // A quoted local part that needs no quoting ("alice") is the same address (RFC 5321
+        // §4.1.2); Postfix folds local parts to lower case before the alias and passwd lookups.
+        let local = match local.strip_prefix('"').and_then(|l| l.strip_suffix('"')) {
+            Some(inner) if !inner.is_empty() && inner.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-+".contains(&b)) => inner,
+            _ => local,
+        };
         let mut key = local.to_ascii_lowercase();
         // RFC 5321 §4.5.1: postmaster must work; without an alias it is root's mail.
         if key.eq_ignore_ascii_case("postmaster") && !self.aliases.contains("postmaster") {

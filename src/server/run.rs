@@ -264,6 +264,9 @@ pub fn serve(loaded: Loaded, daemon: bool) -> Result<(), StartError> {
     // Directories: queue and data belong to mail_owner; the spool must exist.
     make_dir(&c.data_directory, 0o755, owner)?;
     make_dir(&c.queue_directory, 0o700, owner)?;
+    // One server per queue (as Postfix's master.lock): held for the life of the process
+    // (and its child, which inherits it).
+    let lock = queue_lock(&c.queue_directory, owner)?;
     if loaded.file.is_none() {
         make_dir(&c.mail_spool_directory, 0o700, None)?;
     }
@@ -272,6 +275,9 @@ pub fn serve(loaded: Loaded, daemon: bool) -> Result<(), StartError> {
             "mail_spool_directory = {}: not a directory",
             c.mail_spool_directory.display()
         )));
+    }
+    if let Some((uid, gid)) = owner {
+        check_owner_access(c, uid, gid)?;
     }
     // TLS: the embedded default makes its own certificate.
     if loaded.file.is_none() {
@@ -377,8 +383,22 @@ pub fn serve(loaded: Loaded, daemon: bool) -> Result<(), StartError> {
             let mut status = 0;
             // SAFETY: waitpid on our own child.
             unsafe { libc::waitpid(pid, &mut status, 0) };
+            drop(lock);
+            r.map_err(|e| StartError::System(format!("master: {e}")))?;
+            if libc::WIFSIGNALED(status) && !matches!(libc::WTERMSIG(status), libc::SIGTERM | libc::SIGINT) {
+                return Err(StartError::System(format!(
+                    "the server process {pid} was killed by signal {}",
+                    libc::WTERMSIG(status)
+                )));
+            }
+            if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) != 0 {
+                return Err(StartError::System(format!(
+                    "the server process {pid} exited with status {}",
+                    libc::WEXITSTATUS(status)
+                )));
+            }
             log::info("master", "terminating on signal");
-            return r.map_err(|e| StartError::System(format!("master: {e}")));
+            return Ok(());
         }
         drop(parent_end);
         if uid != 0 {
@@ -387,9 +407,80 @@ pub fn serve(loaded: Loaded, daemon: bool) -> Result<(), StartError> {
         }
         let r = run_child(c, listeners, tls, Some(child_end));
         // The child must never return into main's code paths as if it were the master.
+        if let Err(e) = &r {
+            log::error("master", &format!("fatal: {e}"));
+        }
         std::process::exit(if r.is_ok() { 0 } else { 1 });
     }
-    run_child(c, listeners, tls, None)
+    let r = run_child(c, listeners, tls, None);
+    drop(lock);
+    r
+}
+
+/// `queue_directory/master.lock`, locked exclusively (flock): a second server on the same
+/// queue is refused. The lock file also holds the server's PID for `rmail queue flush`.
+fn queue_lock(dir: &Path, owner: Option<(u32, u32)>) -> Result<std::fs::File, StartError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = dir.join("master.lock");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o644)
+        .open(&path)
+        .map_err(|e| StartError::System(format!("cannot open {}: {e}", path.display())))?;
+    if f.try_lock().is_err() {
+        return Err(StartError::Config(format!(
+            "another rmail serve is running with queue_directory = {} (locked: {})",
+            dir.display(),
+            path.display()
+        )));
+    }
+    if let Some((uid, gid)) = owner {
+        let _ = std::os::unix::fs::fchown(&f, Some(uid), Some(gid));
+    }
+    Ok(f)
+}
+
+/// As root: what the process running as `mail_owner` must reach. rmail's own user file is
+/// handed to mail_owner (it reads it for AUTH); a spool virtual users' mail is written into
+/// must be writable by mail_owner — else a clear error now rather than `451` for every
+/// message later.
+fn check_owner_access(c: &Config, uid: u32, gid: u32) -> Result<(), StartError> {
+    use std::os::unix::fs::MetadataExt;
+    let can = |m: &std::fs::Metadata, bits: u32| {
+        uid == 0
+            || (m.uid() == uid && m.mode() & (bits << 6) == bits << 6)
+            || (m.gid() == gid && m.mode() & (bits << 3) == bits << 3)
+            || m.mode() & bits == bits
+    };
+    if let UserDatabase::File(p) = &c.user_database {
+        match std::fs::metadata(p) {
+            Ok(m) if !can(&m, 0o4) => {
+                std::os::unix::fs::chown(p, Some(uid), Some(gid)).map_err(|e| {
+                    StartError::System(format!("cannot give {} to mail_owner: {e}", p.display()))
+                })?;
+                log::info("master", &format!("{}: now owned by mail_owner {}", p.display(), c.mail_owner));
+            }
+            Ok(_) => {}
+            Err(_) => log::warn(
+                "master",
+                &format!("{}: no users yet (add them with rmail users add NAME)", p.display()),
+            ),
+        }
+        let spool = &c.mail_spool_directory;
+        let m = std::fs::metadata(spool)
+            .map_err(|e| StartError::System(format!("{}: {e}", spool.display())))?;
+        if !can(&m, 0o3) {
+            return Err(StartError::Config(format!(
+                "mail_spool_directory = {}: not writable by mail_owner {} (virtual users' mailboxes are written as mail_owner: chown it to {} or give its group write access)",
+                spool.display(),
+                c.mail_owner,
+                c.mail_owner
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// SIGTERM/SIGINT to the master are passed on to the child, which shuts down; the master
@@ -489,6 +580,14 @@ fn run_child(
             ),
             None => None,
         };
+        let router_check = router(c);
+        if router_check.check("postmaster", true, false).is_err() {
+            log::warn(
+                "master",
+                "postmaster has no mailbox: RFC 5321 requires it; add \"postmaster: USER\" to alias_maps",
+            );
+        }
+        drop(router_check);
         let queue = crate::queue::Queue::open(&c.queue_directory)
             .map_err(|e| StartError::System(format!("cannot open the queue: {e}")))?;
         // System users go through the master when there is one; virtual ones never do.
@@ -633,7 +732,8 @@ fn run_child(
     })
 }
 
-/// `queue_directory/pid`: the process `rmail queue flush` signals (SIGUSR1).
+/// `queue_directory/pid`: the process `rmail queue flush` signals (SIGUSR1) — only while
+/// `master.lock` is held (see [`queue_lock`]).
 fn write_pid(dir: &Path) {
     let _ = std::fs::write(dir.join("pid"), format!("{}\n", std::process::id()));
 }
