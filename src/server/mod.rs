@@ -4,6 +4,7 @@
 
 pub mod cmd;
 pub mod deliver;
+pub mod imapd;
 pub mod log;
 pub mod pop3d;
 pub mod privsep;

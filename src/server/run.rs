@@ -32,6 +32,11 @@ pub enum Proto {
         /// TLS from the first byte.
         implicit: bool,
     },
+    /// IMAP (143), or IMAPS with implicit TLS (993).
+    Imap {
+        /// TLS from the first byte.
+        implicit: bool,
+    },
 }
 
 impl Proto {
@@ -42,11 +47,18 @@ impl Proto {
             Proto::Smtp(Listener::Submissions) => "submissions",
             Proto::Pop3 { implicit: false } => "pop3",
             Proto::Pop3 { implicit: true } => "pop3s",
+            Proto::Imap { implicit: false } => "imap",
+            Proto::Imap { implicit: true } => "imaps",
         }
     }
 
     fn implicit_tls(self) -> bool {
-        matches!(self, Proto::Smtp(Listener::Submissions) | Proto::Pop3 { implicit: true })
+        matches!(
+            self,
+            Proto::Smtp(Listener::Submissions)
+                | Proto::Pop3 { implicit: true }
+                | Proto::Imap { implicit: true }
+        )
     }
 }
 
@@ -308,8 +320,8 @@ pub fn serve(loaded: Loaded, daemon: bool) -> Result<(), StartError> {
             Service::Submissions => Proto::Smtp(Listener::Submissions),
             Service::Pop3 => Proto::Pop3 { implicit: false },
             Service::Pop3s => Proto::Pop3 { implicit: true },
-            // IMAP: not yet.
-            _ => continue,
+            Service::Imap => Proto::Imap { implicit: false },
+            Service::Imaps => Proto::Imap { implicit: true },
         };
         if kind.implicit_tls() && tls.is_none() {
             continue;
@@ -549,6 +561,7 @@ fn print_first_start(
          listening:{list}{}\n  spool:  {}\n  queue:  {}\n  {}\n  \
          try:    echo hi | rmail -S mta=smtp://{smtp} -s test {user}@localhost\n  \
          read:   rmail -f {}/{user}\n  \
+         auth:   loopback clients may send without AUTH; logging in to 2587/2465 checks system passwords, which needs root\n  \
          settings: rmail serve --print-config; a real setup: /etc/rmail/main.cf (Postfix keys)",
         if tls { " (STARTTLS on, self-signed)" } else { "" },
         c.mail_spool_directory.display(),
@@ -629,6 +642,16 @@ fn run_child(
             timeout: Duration::from_secs(600),
             shutdown: stop_rx.clone(),
         });
+        let imap = Arc::new(super::imapd::ImapShared {
+            delivery: delivery.clone(),
+            tls: tls.clone(),
+            auth: auth.clone(),
+            disable_plaintext_auth: c.disable_plaintext_auth,
+            index_dir: c.data_directory.join("index"),
+            virtual_base: c.virtual_mailbox_base.clone(),
+            timeout: Duration::from_secs(30 * 60),
+            shutdown: stop_rx.clone(),
+        });
         let shared = Arc::new(SmtpShared::new(
             delivery.clone(),
             base,
@@ -647,19 +670,26 @@ fn run_child(
                 .map_err(|e| StartError::System(format!("{addr}: {e}")))?;
             let l = tokio::net::TcpListener::from_std(l)
                 .map_err(|e| StartError::System(format!("{addr}: {e}")))?;
-            let (shared, pop3, mut stop, live, tracker) =
-                (shared.clone(), pop3.clone(), stop_rx.clone(), live.clone(), tracker.clone());
+            let (shared, pop3, imap, mut stop, live, tracker) = (
+                shared.clone(),
+                pop3.clone(),
+                imap.clone(),
+                stop_rx.clone(),
+                live.clone(),
+                tracker.clone(),
+            );
             tokio::spawn(async move {
                 loop {
                     tokio::select! {
                         r = l.accept() => match r {
                             Ok((tcp, peer)) => {
-                                let (shared, pop3, live, tracker) = (shared.clone(), pop3.clone(), live.clone(), tracker.clone());
+                                let (shared, pop3, imap, live, tracker) = (shared.clone(), pop3.clone(), imap.clone(), live.clone(), tracker.clone());
                                 live.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                                 tokio::spawn(async move {
                                     match kind {
                                         Proto::Smtp(l) => super::smtpd::handle(tcp, peer, l, shared).await,
                                         Proto::Pop3 { implicit } => super::pop3d::handle(tcp, peer, implicit, pop3).await,
+                                        Proto::Imap { implicit } => super::imapd::handle(tcp, peer, implicit, imap).await,
                                     }
                                     live.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
                                     tracker.add_permits(1);

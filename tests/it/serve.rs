@@ -951,3 +951,110 @@ fn pop3_with_poplib_over_the_spool() {
         assert_eq!(crate::util::nonempty_lines(&o.stdout), 2, "{}", String::from_utf8_lossy(&o.stdout));
     }
 }
+
+const IMAPLIB: &str = r#"
+import imaplib, smtplib, ssl, sys, time, socket, threading
+smtp, imap, ca = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+def check(c, what):
+    if not c:
+        print("FAILED:", what); sys.exit(1)
+def send(subj, body="hello"):
+    s = smtplib.SMTP("127.0.0.1", smtp)
+    s.sendmail("x@example.org", ["alice@localhost"], ("Subject: %s\r\n\r\n%s\r\n" % (subj, body)).encode())
+    s.quit()
+for i in range(3):
+    send("imap %d" % i)
+send("=?GBK?B?suLK1A==?= gbk", "body")
+M = imaplib.IMAP4("127.0.0.1", imap)
+check("STARTTLS" in M.capabilities, "STARTTLS offered: %r" % (M.capabilities,))
+M.starttls(ssl_context=ssl.create_default_context(cafile=ca))
+M.login("alice", "alicepass")
+typ, boxes = M.list()
+names = b"\n".join(boxes)
+check(b'"INBOX"' in names or b" INBOX" in names, "LIST INBOX: %r" % boxes)
+check(b"\\Sent" in names and b"\\Trash" in names, "special use: %r" % boxes)
+typ, data = M.select("INBOX")
+check(typ == "OK" and data[0] == b"4", "SELECT: %r %r" % (typ, data))
+typ, data = M.fetch("1:*", "(UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)")
+check(typ == "OK" and len([d for d in data if isinstance(d, tuple) or d]) >= 4, "FETCH: %r" % data)
+check(b"imap 0" in data[0] if isinstance(data[0], bytes) else True, "ENVELOPE subject: %r" % data[0])
+typ, data = M.fetch("2", "(BODY[])")
+check(b"Subject: imap 1" in data[0][1], "BODY[]: %r" % data)
+M.literal = "测试".encode()
+typ, data = M.search("UTF-8", "SUBJECT")
+check(data[0].split() == [b"4"], "SEARCH GBK subject: %r" % data)
+typ, data = M.uid("SEARCH", None, "ALL")
+uids = data[0].split()
+check(len(uids) == 4, "UID SEARCH: %r" % data)
+M.store("1", "+FLAGS", "(\\Deleted)")
+typ, data = M.expunge()
+check(data[0] == b"1", "EXPUNGE: %r" % data)
+typ, data = M.copy("1", "Trash")
+check(typ == "OK", "COPY: %r" % data)
+typ, data = M.append("Drafts", "(\\Draft)", None, b"Subject: draft\r\n\r\nunfinished\r\n")
+check(typ == "OK" and b"APPENDUID" in data[0], "APPEND: %r" % data)
+typ, data = M.status("Trash", "(MESSAGES UIDNEXT UNSEEN)")
+check(b"MESSAGES 1" in data[0], "STATUS: %r" % data)
+# IDLE: new mail is announced within 2 s.
+tag = M._new_tag()
+M.send(tag + b" IDLE\r\n")
+check(M.readline().startswith(b"+"), "IDLE continuation")
+t = time.time()
+threading.Thread(target=send, args=("during idle",)).start()
+line = b""
+while time.time() - t < 5:
+    line = M.readline()
+    if b"EXISTS" in line:
+        break
+check(b"EXISTS" in line and time.time() - t < 3, "EXISTS during IDLE: %r after %.1fs" % (line, time.time() - t))
+M.send(b"DONE\r\n")
+while True:
+    l = M.readline()
+    if l.startswith(tag):
+        check(b"OK" in l, "IDLE done: %r" % l); break
+M.close()
+M.logout()
+# Wrong password: NO [AUTHENTICATIONFAILED].
+M = imaplib.IMAP4("127.0.0.1", imap)
+try:
+    M.login("alice", "wrong"); check(False, "wrong password accepted")
+except imaplib.IMAP4.error as e:
+    check(b"AUTHENTICATIONFAILED" in str(e).encode(), "failed login: %r" % e)
+print("ok")
+"#;
+
+/// IMAP over the same spool (issue 5 groundwork): imaplib with STARTTLS, LIST with special
+/// use, SELECT/FETCH/SEARCH (GBK subject found with a UTF-8 string)/STORE/EXPUNGE/COPY/
+/// APPEND/STATUS and IDLE; \Seen set by IMAP is seen by the rmail reader.
+#[test]
+fn imap_with_imaplib_over_the_spool() {
+    if !peers() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = make_cert(dir.path());
+    let (c, k) = (cert.display().to_string(), key.display().to_string());
+    let s = Serve::start(
+        dir.path(),
+        "",
+        &[("smtpd_tls_cert_file", &c), ("smtpd_tls_key_file", &k), ("imap_listen", "127.0.0.1:0")],
+    );
+    let (ok, out) = python(
+        IMAPLIB,
+        &[s.port("smtp").to_string(), s.port("imap").to_string(), c.clone()],
+    );
+    assert!(ok, "{out}\n{}", s.log());
+    let mbox = s.mailbox("alice");
+    // 4 + 1 during IDLE − 1 expunged.
+    assert_eq!(from_lines(&mbox), 4, "{mbox}");
+    assert!(!mbox.contains("Subject: imap 0"), "{mbox}");
+    // Message 2 (now 1) was read over IMAP: Status R for the reader.
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let path = dir.path().join("spool/alice");
+    let (code, out, err) = crate::util::run_rmail(&home, &["-H", "-f", path.to_str().unwrap()], "");
+    assert_eq!(code, 0, "{err}");
+    let first = out.lines().next().unwrap_or("");
+    assert!(first.contains("imap 1"), "{out}");
+    assert!(!first.starts_with(">N") && !first.starts_with(" N"), "read over IMAP, so not new: {out}");
+}
