@@ -74,7 +74,10 @@ fn synopsis(out: &mut Vec<u8>, cmd: &clap::Command, name: &str) {
             String::new()
         };
         let many = matches!(a.get_action(), clap::ArgAction::Append);
-        line.push_str(&format!(" [{flag}{value}]{}", if many { "..." } else { "" }));
+        line.push_str(&format!(
+            " [{flag}{value}]{}",
+            if many { "..." } else { "" }
+        ));
     }
     if cmd.has_subcommands() {
         line.push_str(" [\\fICOMMAND\\fR]");

@@ -119,7 +119,12 @@ pub enum Command {
         sender: String,
         /// The server configuration whose mail_spool_directory to use (default: $RMAIL_CONFIG,
         /// else /etc/rmail/main.cf when it exists, else /var/mail).
-        #[arg(short = 'c', long = "config", value_name = "FILE", env = "RMAIL_CONFIG")]
+        #[arg(
+            short = 'c',
+            long = "config",
+            value_name = "FILE",
+            env = "RMAIL_CONFIG"
+        )]
         config: Option<std::path::PathBuf>,
         /// Read length-prefixed messages until end of input and acknowledge each (the
         /// server's per-user delivery worker; one fsync per batch).
@@ -144,7 +149,12 @@ pub enum Command {
     #[command(after_long_help = SERVE_KEYS)]
     Serve {
         /// The configuration file (main.cf syntax).
-        #[arg(short = 'c', long = "config", value_name = "FILE", env = "RMAIL_CONFIG")]
+        #[arg(
+            short = 'c',
+            long = "config",
+            value_name = "FILE",
+            env = "RMAIL_CONFIG"
+        )]
         config: Option<std::path::PathBuf>,
         /// Detach from the terminal and run in the background (logs go to syslog).
         #[arg(long)]
@@ -161,7 +171,12 @@ pub enum Command {
     /// when it is not a terminal, else prompted for twice without echo.
     Users {
         /// The configuration file (main.cf syntax).
-        #[arg(short = 'c', long = "config", value_name = "FILE", env = "RMAIL_CONFIG")]
+        #[arg(
+            short = 'c',
+            long = "config",
+            value_name = "FILE",
+            env = "RMAIL_CONFIG"
+        )]
         config: Option<std::path::PathBuf>,
         /// What to do.
         #[command(subcommand)]
@@ -171,7 +186,12 @@ pub enum Command {
     /// removes one.
     Queue {
         /// The configuration file (main.cf syntax).
-        #[arg(short = 'c', long = "config", value_name = "FILE", env = "RMAIL_CONFIG")]
+        #[arg(
+            short = 'c',
+            long = "config",
+            value_name = "FILE",
+            env = "RMAIL_CONFIG"
+        )]
         config: Option<std::path::PathBuf>,
         /// What to do (default: list).
         #[command(subcommand)]
@@ -180,7 +200,12 @@ pub enum Command {
     /// Check the alias files named by alias_maps and report their errors.
     Newaliases {
         /// The configuration file (main.cf syntax).
-        #[arg(short = 'c', long = "config", value_name = "FILE", env = "RMAIL_CONFIG")]
+        #[arg(
+            short = 'c',
+            long = "config",
+            value_name = "FILE",
+            env = "RMAIL_CONFIG"
+        )]
         config: Option<std::path::PathBuf>,
     },
     /// The sendmail interface: enqueue the message on standard input for the recipients
@@ -188,7 +213,11 @@ pub enum Command {
     /// what rmail does when invoked under the name `sendmail`; as `mailq` it lists the queue.
     Sendmail {
         /// sendmail's flags and the recipients, as sendmail takes them.
-        #[arg(value_name = "ARGS", trailing_var_arg = true, allow_hyphen_values = true)]
+        #[arg(
+            value_name = "ARGS",
+            trailing_var_arg = true,
+            allow_hyphen_values = true
+        )]
         args: Vec<String>,
     },
     /// List the mail provider presets: SMTP, IMAP and POP3 servers (host:port, TLS mode) and

@@ -469,11 +469,18 @@ fn handshake(
 
 /// Splits `250-text` / `250 text` / `250` into (code, is_last, text).
 fn parse_reply_line(line: &[u8]) -> Result<(u16, bool, &[u8]), ClientError> {
-    let bad = || ClientError::Protocol(format!("bad reply line {:?}", String::from_utf8_lossy(line)));
+    let bad = || {
+        ClientError::Protocol(format!(
+            "bad reply line {:?}",
+            String::from_utf8_lossy(line)
+        ))
+    };
     if line.len() < 3 || !line[..3].iter().all(u8::is_ascii_digit) {
         return Err(bad());
     }
-    let code = u16::from(line[0] - b'0') * 100 + u16::from(line[1] - b'0') * 10 + u16::from(line[2] - b'0');
+    let code = u16::from(line[0] - b'0') * 100
+        + u16::from(line[1] - b'0') * 10
+        + u16::from(line[2] - b'0');
     if !(200..600).contains(&code) && !(100..200).contains(&code) {
         return Err(bad());
     }
@@ -559,7 +566,10 @@ mod tests {
 
     #[test]
     fn reply_lines() {
-        assert_eq!(parse_reply_line(b"250-a b").unwrap(), (250, false, &b"a b"[..]));
+        assert_eq!(
+            parse_reply_line(b"250-a b").unwrap(),
+            (250, false, &b"a b"[..])
+        );
         assert_eq!(parse_reply_line(b"250").unwrap(), (250, true, &b""[..]));
         assert!(parse_reply_line(b"25").is_err());
         assert!(parse_reply_line(b"abc def").is_err());

@@ -380,7 +380,8 @@ fn via_local_server(user: &str, msg: &Outgoing<'_>) -> Option<Result<(), SendErr
             ip if ip.is_loopback() => ip.to_string(),
             _ => continue,
         };
-        let Ok(mut c) = client::Client::connect(&host, addr.port(), std::time::Duration::from_secs(30), None)
+        let Ok(mut c) =
+            client::Client::connect(&host, addr.port(), std::time::Duration::from_secs(30), None)
         else {
             continue;
         };

@@ -310,10 +310,7 @@ pub fn send(cfg: &SmtpConfig, msg: &Outgoing<'_>) -> Result<(), SendError> {
     if rcpts.is_empty() {
         return Err(smtp_err("no recipients".into()));
     }
-    let hello = cfg
-        .hello
-        .clone()
-        .unwrap_or_else(super::hostname);
+    let hello = cfg.hello.clone().unwrap_or_else(super::hostname);
     let tls = tls_options(cfg)?;
     let verbose = |what: &str| {
         if cfg.verbose {
@@ -325,8 +322,8 @@ pub fn send(cfg: &SmtpConfig, msg: &Outgoing<'_>) -> Result<(), SendError> {
         _ => "connecting",
     });
     let implicit = (cfg.security == Security::Tls).then_some(&tls);
-    let mut conn = Client::connect(host, port, cfg.timeout, implicit)
-        .map_err(|e| client_error(cfg, e))?;
+    let mut conn =
+        Client::connect(host, port, cfg.timeout, implicit).map_err(|e| client_error(cfg, e))?;
     let result = transaction(cfg, &mut conn, &hello, &tls, &from, &rcpts, msg, &verbose);
     match &result {
         Ok(()) => {
@@ -371,7 +368,8 @@ fn transaction(
             });
         }
         verbose("STARTTLS");
-        conn.starttls(tls, hello).map_err(|e| step("STARTTLS: ", e))?;
+        conn.starttls(tls, hello)
+            .map_err(|e| step("STARTTLS: ", e))?;
     }
     if let Some(user) = &cfg.user {
         if !conn.is_encrypted() && !cfg.allow_cleartext_auth {
@@ -393,7 +391,11 @@ fn transaction(
         if offered.is_empty() {
             return Err(smtp_err(format!(
                 "cannot log in as {user}: the server offers no AUTH{}",
-                if conn.is_encrypted() { "" } else { " on this cleartext connection" }
+                if conn.is_encrypted() {
+                    ""
+                } else {
+                    " on this cleartext connection"
+                }
             )));
         }
         if !offers(mechanism) {
@@ -444,7 +446,8 @@ fn transaction(
         params.push("SMTPUTF8");
     }
     verbose("MAIL FROM");
-    conn.mail(from, &params).map_err(|e| step("MAIL FROM: ", e))?;
+    conn.mail(from, &params)
+        .map_err(|e| step("MAIL FROM: ", e))?;
     for a in rcpts {
         verbose(&format!("RCPT TO:<{a}>"));
         let r = conn.rcpt(a).map_err(|e| step("", e))?;
@@ -460,7 +463,9 @@ fn transaction(
 /// An address fit for `MAIL FROM:<…>`/`RCPT TO:<…>`: no controls, spaces outside quotes or
 /// angle brackets (which would change the command), and an `@` with text on both sides.
 fn check_address(a: &str) -> Result<(), &'static str> {
-    if a.bytes().any(|b| b.is_ascii_control() || b == b'<' || b == b'>') {
+    if a.bytes()
+        .any(|b| b.is_ascii_control() || b == b'<' || b == b'>')
+    {
         return Err("it contains control characters or angle brackets");
     }
     let (local, domain) = a.rsplit_once('@').ok_or("it has no @domain")?;
@@ -553,7 +558,9 @@ fn run_secret_command(cmd: &str, what: &str) -> Result<String, SendError> {
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text.lines().next().unwrap_or("").trim_end().to_owned();
     if line.is_empty() {
-        return Err(SendError::PasswordCommand(format!("{what} printed nothing")));
+        return Err(SendError::PasswordCommand(format!(
+            "{what} printed nothing"
+        )));
     }
     Ok(line)
 }
@@ -748,7 +755,14 @@ mod tests {
     fn addresses_that_would_change_the_command_are_refused() {
         assert!(check_address("a@b.example").is_ok());
         assert!(check_address("\"a b\"@b.example").is_ok());
-        for bad in ["a@b>", "a\r\nRCPT TO:<x@y>@b", "a b@c", "nodomain", "@b", "a@"] {
+        for bad in [
+            "a@b>",
+            "a\r\nRCPT TO:<x@y>@b",
+            "a b@c",
+            "nodomain",
+            "@b",
+            "a@",
+        ] {
             assert!(check_address(bad).is_err(), "{bad}");
         }
     }

@@ -151,7 +151,11 @@ pub fn users(config: Option<&Path>, action: &UsersAction) -> i32 {
             eprintln!("rmail users: {e}");
             EX_NOUSER
         }
-        Err(e @ (users::UserError::Exists(_) | users::UserError::BadName(..) | users::UserError::EmptyPassword)) => {
+        Err(
+            e @ (users::UserError::Exists(_)
+            | users::UserError::BadName(..)
+            | users::UserError::EmptyPassword),
+        ) => {
             eprintln!("rmail users: {e}");
             EX_USAGE
         }
@@ -174,7 +178,10 @@ pub fn queue(config: Option<&Path>, action: Option<&QueueAction>) -> i32 {
             print!("Mail queue is empty\n");
             return 0;
         }
-        eprintln!("rmail queue: {} does not exist (has rmail serve run?)", dir.display());
+        eprintln!(
+            "rmail queue: {} does not exist (has rmail serve run?)",
+            dir.display()
+        );
         return EX_UNAVAILABLE;
     }
     let q = match crate::queue::Queue::open(dir) {
@@ -228,7 +235,10 @@ pub fn queue(config: Option<&Path>, action: Option<&QueueAction>) -> i32 {
                 // SAFETY: kill with a pid read from the server's own pid file.
                 Some(p) if p > 0 && unsafe { libc::kill(p, libc::SIGUSR1) } == 0 => 0,
                 _ => {
-                    eprintln!("rmail queue flush: no running rmail serve found (pid file in {})", dir.display());
+                    eprintln!(
+                        "rmail queue flush: no running rmail serve found (pid file in {})",
+                        dir.display()
+                    );
                     EX_UNAVAILABLE
                 }
             }
@@ -316,7 +326,11 @@ pub fn parse_sendmail_args(args: &[String]) -> Result<SendmailArgs, String> {
                 let v = value(flag)?;
                 // `-f '<>'` (or `-f ''`): the null sender.
                 let v = v.trim();
-                a.sender = Some(if v == "<>" { String::new() } else { v.trim_matches(['<', '>']).to_owned() });
+                a.sender = Some(if v == "<>" {
+                    String::new()
+                } else {
+                    v.trim_matches(['<', '>']).to_owned()
+                });
             }
             "F" => a.full_name = Some(value(flag)?),
             "b" => match rest {
@@ -426,13 +440,18 @@ pub fn sendmail(args: &[String]) -> i32 {
     // 1. The running server, over SMTP on loopback.
     for addr in crate::config::maincf::smtp_addresses(c) {
         let host = if addr.ip().is_unspecified() {
-            if addr.is_ipv4() { "127.0.0.1".to_owned() } else { "::1".to_owned() }
+            if addr.is_ipv4() {
+                "127.0.0.1".to_owned()
+            } else {
+                "::1".to_owned()
+            }
         } else {
             addr.ip().to_string()
         };
         match submit(&host, addr.port(), &c.myhostname, &sender, &rcpts, &message) {
             Ok(()) => return 0,
-            Err(e) if matches!(e, crate::send::client::ClientError::Reply(ref r) if r.code >= 500) => {
+            Err(e) if matches!(e, crate::send::client::ClientError::Reply(ref r) if r.code >= 500) =>
+            {
                 eprintln!("sendmail: {e}");
                 return EX_UNAVAILABLE;
             }
@@ -455,7 +474,11 @@ pub fn sendmail(args: &[String]) -> i32 {
             sender: sender.clone(),
             recipients: rcpts.clone(),
         };
-        if let Ok(id) = q.enqueue(&env, &crate::mda::to_lf(&message), std::time::SystemTime::now()) {
+        if let Ok(id) = q.enqueue(
+            &env,
+            &crate::mda::to_lf(&message),
+            std::time::SystemTime::now(),
+        ) {
             eprintln!("sendmail: queued as {id} (rmail serve is not running; it will deliver when started)");
             return 0;
         }
@@ -649,10 +672,7 @@ mod tests {
         let m = b"To: a@x\nBcc: hidden@x,\n  more@x\nSubject: s\n\nBcc: body line\n".to_vec();
         let out = strip_bcc_when_t(m.clone(), true);
         assert_eq!(out, b"To: a@x\nSubject: s\n\nBcc: body line\n");
-        assert_eq!(
-            header_recipients(&m),
-            ["a@x", "hidden@x", "more@x"]
-        );
+        assert_eq!(header_recipients(&m), ["a@x", "hidden@x", "more@x"]);
         assert_eq!(strip_bcc_when_t(m.clone(), false), m);
     }
 }

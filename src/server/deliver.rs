@@ -142,18 +142,7 @@ impl Delivery {
                         });
                     }
                     for u in users {
-                        let received = crate::mda::received_header(&crate::mda::ReceivedInfo {
-                            from_helo: m.helo,
-                            client_ip: &m.client_ip,
-                            client_rdns: None,
-                            by_host: &self.cfg.hostname,
-                            protocol: m.protocol,
-                            tls: m.tls.as_deref(),
-                            auth_user: m.auth_user,
-                            queue_id: id.as_str(),
-                            for_rcpt: Some(rcpt),
-                            date: chrono::Local::now(),
-                        });
+                        let received = self.received(&m, id.as_str(), Some(rcpt));
                         pending.push((rcpt.clone(), u, received));
                     }
                 }
@@ -168,7 +157,9 @@ impl Delivery {
         let results: Vec<(String, String, LocalResult)> = {
             let futs: Vec<_> = pending
                 .iter()
-                .map(|(rcpt, u, received)| self.deliver_local(u, m.sender, rcpt, received, &data_lf))
+                .map(|(rcpt, u, received)| {
+                    self.deliver_local(u, m.sender, rcpt, received, &data_lf)
+                })
                 .collect();
             let outs = join_all(futs).await;
             pending
@@ -219,8 +210,16 @@ impl Delivery {
             // Nothing taken: refuse instead of accepting and bouncing.
             let f = &failed[0];
             return Err(Refusal {
-                code: if f.status.starts_with("5.2.2") { 552 } else { 550 },
-                enhanced: if f.status.starts_with("5.2.2") { "5.2.2" } else { "5.1.1" },
+                code: if f.status.starts_with("5.2.2") {
+                    552
+                } else {
+                    550
+                },
+                enhanced: if f.status.starts_with("5.2.2") {
+                    "5.2.2"
+                } else {
+                    "5.1.1"
+                },
                 text: f.diagnostic.clone(),
             });
         }
@@ -229,18 +228,8 @@ impl Delivery {
             let queued = {
                 let q = &self.queue;
                 // The queued copy carries its Received: line, as Postfix's cleanup adds it.
-                let received = crate::mda::received_header(&crate::mda::ReceivedInfo {
-                    from_helo: m.helo,
-                    client_ip: &m.client_ip,
-                    client_rdns: None,
-                    by_host: &self.cfg.hostname,
-                    protocol: m.protocol,
-                    tls: m.tls.as_deref(),
-                    auth_user: m.auth_user,
-                    queue_id: id.as_str(),
-                    for_rcpt: (to_queue.len() == 1).then(|| to_queue[0].original.as_str()),
-                    date: chrono::Local::now(),
-                });
+                let for_rcpt = (to_queue.len() == 1).then(|| to_queue[0].original.as_str());
+                let received = self.received(&m, id.as_str(), for_rcpt);
                 let mut d = crate::mda::fold_field(&format!("Received: {received}"), "\t");
                 d.push('\n');
                 let mut d = d.into_bytes();
@@ -279,6 +268,22 @@ impl Delivery {
         Ok(reply_id)
     }
 
+    /// The `Received:` value for `m` (Postfix's shape), `for <rcpt>` when one is named.
+    fn received(&self, m: &Incoming<'_>, queue_id: &str, for_rcpt: Option<&str>) -> String {
+        crate::mda::received_header(&crate::mda::ReceivedInfo {
+            from_helo: m.helo,
+            client_ip: &m.client_ip,
+            client_rdns: None,
+            by_host: &self.cfg.hostname,
+            protocol: m.protocol,
+            tls: m.tls.as_deref(),
+            auth_user: m.auth_user,
+            queue_id,
+            for_rcpt,
+            date: chrono::Local::now(),
+        })
+    }
+
     /// Queues a DSN for `failed` to `sender` (never for `<>`).
     pub fn bounce(
         &self,
@@ -309,7 +314,10 @@ impl Delivery {
         };
         match self.queue.enqueue(&env, &msg, SystemTime::now()) {
             Ok(bid) => {
-                log::info("bounce", &format!("{id}: sender non-delivery notification: {bid}"));
+                log::info(
+                    "bounce",
+                    &format!("{id}: sender non-delivery notification: {bid}"),
+                );
                 self.kick.notify_one();
             }
             Err(e) => log::error("bounce", &format!("{id}: cannot queue the bounce: {e}")),

@@ -16,7 +16,7 @@
 //! System users of a privilege-separated server (started as root) are refused after login
 //! with a clear `NO`: their per-user session processes are still to come.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +30,7 @@ use crate::proto::imap::{
 };
 use crate::store::view::{self, MailboxView, ViewError};
 
+use super::conn::{client_ip, login, start_tls};
 use super::deliver::Delivery;
 use super::log;
 use super::smtpd::{AuthBackend, Stream};
@@ -61,17 +62,14 @@ pub async fn handle(
     implicit: bool,
     shared: Arc<ImapShared>,
 ) {
-    let ip = match peer.ip() {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
-        v4 => v4,
-    };
+    let ip = client_ip(peer);
     let mut conn: Box<dyn Stream> = Box::new(tcp);
     if implicit {
         let Some(acceptor) = &shared.tls else { return };
-        match tokio::time::timeout(Duration::from_secs(30), acceptor.accept(conn)).await {
-            Ok(Ok(s)) => conn = Box::new(s),
-            _ => return,
-        }
+        let Some(tls) = start_tls(conn, acceptor).await else {
+            return;
+        };
+        conn = tls;
     }
     let mut params = Params::new();
     params.tls_offered = shared.tls.is_some() && !implicit;
@@ -118,22 +116,18 @@ pub async fn handle(
                 None => break,
                 Some(Action::Close) => break 'conn,
                 Some(Action::StartTls) => {
-                    let Some(acceptor) = &shared.tls else { break 'conn };
-                    match tokio::time::timeout(Duration::from_secs(30), acceptor.accept(conn)).await {
-                        Ok(Ok(s)) => {
-                            conn = Box::new(s);
-                            session.tls_started();
-                        }
-                        _ => return,
-                    }
+                    let Some(acceptor) = &shared.tls else {
+                        break 'conn;
+                    };
+                    let Some(tls) = start_tls(conn, acceptor).await else {
+                        return;
+                    };
+                    conn = tls;
+                    session.tls_started();
                     break;
                 }
                 Some(Action::Authenticate { user, password }) => {
-                    let ok = super::smtpd::check_auth(&shared.auth, "", &user, &password).await;
-                    if ok.is_none() {
-                        log::warn("imap", &format!("[{ip}]: authentication failed for {user}"));
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
+                    let ok = login(&shared.auth, "imap", ip, &user, &password).await;
                     out = session.auth_result(ok);
                 }
                 Some(Action::LoggedIn { user }) => {
@@ -173,7 +167,9 @@ fn open_store(shared: &ImapShared, user: &str) -> Result<Box<dyn MailStore>, Sto
         crate::mda::users::UserKind::Virtual => shared.virtual_base.join(&u.name),
     };
     let Some(inbox) = shared.delivery.inbox_of(&u) else {
-        return Err(StoreError::Unavailable("Maildir INBOXes are not served yet".into()));
+        return Err(StoreError::Unavailable(
+            "Maildir INBOXes are not served yet".into(),
+        ));
     };
     let store = UserStore {
         inbox,
@@ -243,7 +239,9 @@ impl UserStore {
         }
         let bad = name.is_empty()
             || name.starts_with('/')
-            || name.split('/').any(|c| c.is_empty() || c == "." || c == ".." || c.starts_with('.'))
+            || name
+                .split('/')
+                .any(|c| c.is_empty() || c == "." || c == ".." || c.starts_with('.'))
             || name.chars().any(|c| c.is_control());
         if bad {
             return Err(StoreError::Cannot(format!("invalid mailbox name {name:?}")));
@@ -260,7 +258,9 @@ impl UserStore {
     }
 
     fn collect(&self, dir: &Path, prefix: &str, out: &mut Vec<MailboxInfo>) {
-        let Ok(rd) = std::fs::read_dir(dir) else { return };
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
         let mut names: Vec<_> = rd.flatten().collect();
         names.sort_by_key(|e| e.file_name());
         for e in names {
@@ -363,7 +363,11 @@ impl MailStore for UserStore {
 
     fn subscriptions(&mut self) -> Result<Vec<String>, StoreError> {
         match std::fs::read_to_string(self.index.join("subscriptions")) {
-            Ok(t) => Ok(t.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect()),
+            Ok(t) => Ok(t
+                .lines()
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
             Err(e) => Err(unavailable(e)),
         }
@@ -470,9 +474,7 @@ impl Folder for ViewFolder {
             .timestamp_opt(m.internal_date, 0)
             .single()
             .map(|d| d.fixed_offset())
-            .unwrap_or_else(|| {
-                chrono::DateTime::<chrono::Utc>::UNIX_EPOCH.fixed_offset()
-            });
+            .unwrap_or_else(|| chrono::DateTime::<chrono::Utc>::UNIX_EPOCH.fixed_offset());
         MessageInfo {
             uid: m.uid,
             size: m.size_crlf,

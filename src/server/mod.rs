@@ -3,6 +3,7 @@
 //! ([`cmd`]).
 
 pub mod cmd;
+pub mod conn;
 pub mod deliver;
 pub mod imapd;
 pub mod log;

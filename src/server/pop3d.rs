@@ -17,7 +17,7 @@
 //! mailboxes belong to them, and the per-user session processes are still to come; they get
 //! `-ERR [SYS/PERM]` with that reason.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +27,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::proto::pop3::{Action, MsgInfo, Output, Params, Reply, RespCode, Session};
 use crate::store::view::MailboxView;
 
+use super::conn::{client_ip, login, start_tls};
 use super::deliver::Delivery;
 use super::log;
 use super::smtpd::{AuthBackend, Stream};
@@ -56,25 +57,31 @@ struct Maildrop {
 }
 
 /// Serves one POP3 connection; `implicit` for POP3S (995).
-pub async fn handle(tcp: tokio::net::TcpStream, peer: SocketAddr, implicit: bool, shared: Arc<Pop3Shared>) {
-    let ip = match peer.ip() {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
-        v4 => v4,
-    };
+pub async fn handle(
+    tcp: tokio::net::TcpStream,
+    peer: SocketAddr,
+    implicit: bool,
+    shared: Arc<Pop3Shared>,
+) {
+    let ip = client_ip(peer);
     let mut conn: Box<dyn Stream> = Box::new(tcp);
     if implicit {
         let Some(acceptor) = &shared.tls else { return };
-        match tokio::time::timeout(Duration::from_secs(30), acceptor.accept(conn)).await {
-            Ok(Ok(s)) => conn = Box::new(s),
-            _ => return,
-        }
+        let Some(tls) = start_tls(conn, acceptor).await else {
+            return;
+        };
+        conn = tls;
     }
     let mut params = Params::new();
     params.tls_offered = shared.tls.is_some() && !implicit;
     params.tls_active = implicit;
     params.plaintext_auth = ip.is_loopback() || !shared.disable_plaintext_auth;
     let mut session = Session::new(params);
-    if conn.write_all(&session.greeting().to_bytes()).await.is_err() {
+    if conn
+        .write_all(&session.greeting().to_bytes())
+        .await
+        .is_err()
+    {
         return;
     }
     log::info("pop3", &format!("connect from [{ip}]"));
@@ -109,22 +116,18 @@ pub async fn handle(tcp: tokio::net::TcpStream, peer: SocketAddr, implicit: bool
                 None => break,
                 Some(Action::Close) => break 'conn,
                 Some(Action::StartTls) => {
-                    let Some(acceptor) = &shared.tls else { break 'conn };
-                    match tokio::time::timeout(Duration::from_secs(30), acceptor.accept(conn)).await {
-                        Ok(Ok(s)) => {
-                            conn = Box::new(s);
-                            session.tls_started();
-                        }
-                        _ => return,
-                    }
+                    let Some(acceptor) = &shared.tls else {
+                        break 'conn;
+                    };
+                    let Some(tls) = start_tls(conn, acceptor).await else {
+                        return;
+                    };
+                    conn = tls;
+                    session.tls_started();
                     break;
                 }
                 Some(Action::Authenticate { user, password }) => {
-                    let ok = super::smtpd::check_auth(&shared.auth, "", &user, &password).await;
-                    if ok.is_none() {
-                        log::warn("pop3", &format!("[{ip}]: authentication failed for {user}"));
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
+                    let ok = login(&shared.auth, "pop3", ip, &user, &password).await;
                     out = session.auth_result(ok);
                 }
                 Some(Action::OpenMaildrop { user }) => {
@@ -137,7 +140,10 @@ pub async fn handle(tcp: tokio::net::TcpStream, peer: SocketAddr, implicit: bool
                                     uid: m.view.uidl(i),
                                 })
                                 .collect();
-                            log::info("pop3", &format!("[{ip}]: {user} logged in, {} messages", m.view.len()));
+                            log::info(
+                                "pop3",
+                                &format!("[{ip}]: {user} logged in, {} messages", m.view.len()),
+                            );
                             maildrop = Some(m);
                             Ok(list)
                         }
@@ -155,7 +161,12 @@ pub async fn handle(tcp: tokio::net::TcpStream, peer: SocketAddr, implicit: bool
                             .await
                             .unwrap_or_else(|e| panic_free(e));
                             maildrop = m;
-                            r.map_err(|e| Reply::err(Some(RespCode::SysTemp), format!("cannot read the message: {e}")))
+                            r.map_err(|e| {
+                                Reply::err(
+                                    Some(RespCode::SysTemp),
+                                    format!("cannot read the message: {e}"),
+                                )
+                            })
                         }
                         None => Err(Reply::err(Some(RespCode::SysTemp), "no maildrop")),
                     };
@@ -164,12 +175,20 @@ pub async fn handle(tcp: tokio::net::TcpStream, peer: SocketAddr, implicit: bool
                 Some(Action::Update { deleted }) => {
                     let r = match maildrop.take() {
                         Some(mut m) if !deleted.is_empty() => {
-                            let r = tokio::task::spawn_blocking(move || m.view.sync(&deleted).map(drop))
-                                .await;
+                            let r = tokio::task::spawn_blocking(move || {
+                                m.view.sync(&deleted).map(drop)
+                            })
+                            .await;
                             match r {
                                 Ok(Ok(())) => Ok(()),
-                                Ok(Err(e)) => Err(Reply::err(Some(RespCode::SysTemp), format!("cannot update the maildrop: {e}"))),
-                                Err(_) => Err(Reply::err(Some(RespCode::SysTemp), "cannot update the maildrop")),
+                                Ok(Err(e)) => Err(Reply::err(
+                                    Some(RespCode::SysTemp),
+                                    format!("cannot update the maildrop: {e}"),
+                                )),
+                                Err(_) => Err(Reply::err(
+                                    Some(RespCode::SysTemp),
+                                    "cannot update the maildrop",
+                                )),
                             }
                         }
                         _ => Ok(()),
@@ -199,19 +218,26 @@ async fn open_maildrop(shared: &Arc<Pop3Shared>, user: &str) -> Result<Maildrop,
         Ok(Some(u)) => u,
         _ => return Err(sys_perm(format!("no mailbox for {user}"))),
     };
-    if shared.delivery.has_master() && matches!(u.kind, crate::mda::users::UserKind::System { .. }) {
+    if shared.delivery.has_master() && matches!(u.kind, crate::mda::users::UserKind::System { .. })
+    {
         return Err(sys_perm(
             "POP3 for system users of a privilege-separated server is not available yet".into(),
         ));
     }
     let Some(inbox) = shared.delivery.inbox_of(&u) else {
-        return Err(sys_perm("Maildir INBOXes are not served over POP3 yet".into()));
+        return Err(sys_perm(
+            "Maildir INBOXes are not served over POP3 yet".into(),
+        ));
     };
     let dir = shared.index_dir.join(&u.name);
     tokio::task::spawn_blocking(move || {
         use std::os::unix::fs::OpenOptionsExt;
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Reply::err(Some(RespCode::SysTemp), format!("cannot create the index: {e}")))?;
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            Reply::err(
+                Some(RespCode::SysTemp),
+                format!("cannot create the index: {e}"),
+            )
+        })?;
         let lock = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -225,8 +251,12 @@ async fn open_maildrop(shared: &Arc<Pop3Shared>, user: &str) -> Result<Maildrop,
                 "Mailbox is locked by another POP3 session",
             ));
         }
-        let view = MailboxView::open(&inbox, &dir.join("INBOX"), false)
-            .map_err(|e| Reply::err(Some(RespCode::SysTemp), format!("cannot open the maildrop: {e}")))?;
+        let view = MailboxView::open(&inbox, &dir.join("INBOX"), false).map_err(|e| {
+            Reply::err(
+                Some(RespCode::SysTemp),
+                format!("cannot open the maildrop: {e}"),
+            )
+        })?;
         Ok(Maildrop { view, _lock: lock })
     })
     .await

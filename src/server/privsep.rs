@@ -123,7 +123,12 @@ pub fn drop_privileges(uid: u32, gid: u32) -> io::Result<()> {
 type Job = (Vec<u8>, oneshot::Sender<Outcome>);
 
 /// A request to the master: (kind, argument, payload, where the answer goes).
-type Request = (&'static str, String, Vec<u8>, oneshot::Sender<(Outcome, String)>);
+type Request = (
+    &'static str,
+    String,
+    Vec<u8>,
+    oneshot::Sender<(Outcome, String)>,
+);
 
 /// The child's handle on the master: asks it to deliver into system users' mailboxes and to
 /// check system passwords.
@@ -139,8 +144,7 @@ impl MasterLink {
         stream.set_nonblocking(true)?;
         let stream = tokio::net::UnixStream::from_std(stream)?;
         let (rd, mut wr) = stream.into_split();
-        let pending: Arc<Mutex<HashMap<u64, oneshot::Sender<(Outcome, String)>>>> =
-            Arc::default();
+        let pending: Arc<Mutex<HashMap<u64, oneshot::Sender<(Outcome, String)>>>> = Arc::default();
         let (tx, mut rx) = mpsc::channel::<Request>(1024);
         let p2 = pending.clone();
         tokio::spawn(async move {
@@ -163,8 +167,14 @@ impl MasterLink {
                 let id: u64 = it.next().and_then(|i| i.parse().ok()).unwrap_or(0);
                 let (outcome, extra) = match (it.next(), it.next()) {
                     (Some("ok"), t) => (Outcome::Delivered, t.unwrap_or("").to_owned()),
-                    (Some("perm"), t) => (Outcome::Permanent(t.unwrap_or("").to_owned()), String::new()),
-                    (_, t) => (Outcome::Temporary(t.unwrap_or("").to_owned()), String::new()),
+                    (Some("perm"), t) => (
+                        Outcome::Permanent(t.unwrap_or("").to_owned()),
+                        String::new(),
+                    ),
+                    (_, t) => (
+                        Outcome::Temporary(t.unwrap_or("").to_owned()),
+                        String::new(),
+                    ),
                 };
                 if let Some(s) = pending.lock().await.remove(&id) {
                     let _ = s.send((outcome, extra));
@@ -201,8 +211,18 @@ impl MasterLink {
 
     async fn ask(&self, kind: &'static str, arg: &str, payload: Vec<u8>) -> (Outcome, String) {
         let (tx, rx) = oneshot::channel();
-        let gone = || (Outcome::Temporary("the master process is gone".into()), String::new());
-        if self.tx.send((kind, arg.to_owned(), payload, tx)).await.is_err() {
+        let gone = || {
+            (
+                Outcome::Temporary("the master process is gone".into()),
+                String::new(),
+            )
+        };
+        if self
+            .tx
+            .send((kind, arg.to_owned(), payload, tx))
+            .await
+            .is_err()
+        {
             return gone();
         }
         rx.await.unwrap_or_else(|_| gone())

@@ -81,7 +81,13 @@ pub fn relay(
 ) -> Vec<RcptResult> {
     let (host, port) = match &cfg.relayhost {
         Some(r) => (r.host.clone(), r.port),
-        None => (domain.trim_start_matches('[').trim_end_matches(']').to_owned(), 25),
+        None => (
+            domain
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned(),
+            25,
+        ),
     };
     let all = |r: RcptResult| rcpts.iter().map(|_| r.clone()).collect::<Vec<_>>();
     let describe = |e: &ClientError| match e {

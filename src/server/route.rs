@@ -146,7 +146,14 @@ impl Router {
         // A quoted local part that needs no quoting ("alice") is the same address (RFC 5321
         // §4.1.2); Postfix folds local parts to lower case before the alias and passwd lookups.
         let local = match local.strip_prefix('"').and_then(|l| l.strip_suffix('"')) {
-            Some(inner) if !inner.is_empty() && inner.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-+".contains(&b)) => inner,
+            Some(inner)
+                if !inner.is_empty()
+                    && inner
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"._-+".contains(&b)) =>
+            {
+                inner
+            }
             _ => local,
         };
         let mut key = local.to_ascii_lowercase();

@@ -220,7 +220,10 @@ fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
             };
             // SAFETY: sockaddr_in fits in sockaddr_storage.
             unsafe { std::ptr::write((&mut ss as *mut libc::sockaddr_storage).cast(), sin) };
-            (ss, std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t)
+            (
+                ss,
+                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            )
         }
         SocketAddr::V6(a) => {
             let sin6 = libc::sockaddr_in6 {
@@ -234,7 +237,10 @@ fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
             };
             // SAFETY: sockaddr_in6 fits in sockaddr_storage.
             unsafe { std::ptr::write((&mut ss as *mut libc::sockaddr_storage).cast(), sin6) };
-            (ss, std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t)
+            (
+                ss,
+                std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+            )
         }
     }
 }
@@ -242,7 +248,8 @@ fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
 /// Creates `dir` (and parents) with `mode`, owned by `owner` when running as root.
 fn make_dir(dir: &Path, mode: u32, owner: Option<(u32, u32)>) -> Result<(), StartError> {
     use std::os::unix::fs::PermissionsExt;
-    let err = |e: std::io::Error| StartError::System(format!("cannot create {}: {e}", dir.display()));
+    let err =
+        |e: std::io::Error| StartError::System(format!("cannot create {}: {e}", dir.display()));
     if !dir.exists() {
         std::fs::create_dir_all(dir).map_err(err)?;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode)).map_err(err)?;
@@ -294,21 +301,28 @@ pub fn serve(loaded: Loaded, daemon: bool) -> Result<(), StartError> {
     // TLS: the embedded default makes its own certificate.
     if loaded.file.is_none() {
         if let (Some(cert), Some(key)) = (&c.smtpd_tls_cert_file, &c.smtpd_tls_key_file) {
-            let names = vec![c.myhostname.clone(), "localhost".to_owned(), "127.0.0.1".to_owned()];
+            let names = vec![
+                c.myhostname.clone(),
+                "localhost".to_owned(),
+                "127.0.0.1".to_owned(),
+            ];
             if super::tls::ensure_self_signed(cert, key, &names)
                 .map_err(|e| StartError::System(e.to_string()))?
             {
-                log::info("master", &format!("generated a self-signed certificate: {}", cert.display()));
+                log::info(
+                    "master",
+                    &format!("generated a self-signed certificate: {}", cert.display()),
+                );
             }
         }
     }
     let tls = match (&c.smtpd_tls_cert_file, &c.smtpd_tls_key_file) {
-        (Some(cert), Some(key)) if c.smtpd_tls_security_level != SmtpdTlsLevel::None => Some(
-            super::tls::acceptor(cert, key).map_err(|e| StartError::Config(e.to_string()))?,
-        ),
-        (Some(cert), None) if c.smtpd_tls_security_level != SmtpdTlsLevel::None => Some(
-            super::tls::acceptor(cert, cert).map_err(|e| StartError::Config(e.to_string()))?,
-        ),
+        (Some(cert), Some(key)) if c.smtpd_tls_security_level != SmtpdTlsLevel::None => {
+            Some(super::tls::acceptor(cert, key).map_err(|e| StartError::Config(e.to_string()))?)
+        }
+        (Some(cert), None) if c.smtpd_tls_security_level != SmtpdTlsLevel::None => {
+            Some(super::tls::acceptor(cert, cert).map_err(|e| StartError::Config(e.to_string()))?)
+        }
         _ => None,
     };
     // Bind while still root.
@@ -326,7 +340,8 @@ pub fn serve(loaded: Loaded, daemon: bool) -> Result<(), StartError> {
         if kind.implicit_tls() && tls.is_none() {
             continue;
         }
-        let l = bind(addr).map_err(|e| StartError::System(format!("cannot listen on {addr}: {e}")))?;
+        let l =
+            bind(addr).map_err(|e| StartError::System(format!("cannot listen on {addr}: {e}")))?;
         // Port 0 (tests): the kernel's choice is what counts.
         let addr = l.local_addr().unwrap_or(addr);
         listeners.push((kind, addr, l));
@@ -359,7 +374,11 @@ pub fn serve(loaded: Loaded, daemon: bool) -> Result<(), StartError> {
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|| "built-in defaults".into()),
-            if nofile > 0 { format!(", {nofile} file descriptors") } else { String::new() }
+            if nofile > 0 {
+                format!(", {nofile} file descriptors")
+            } else {
+                String::new()
+            }
         ),
     );
 
@@ -397,7 +416,9 @@ pub fn serve(loaded: Loaded, daemon: bool) -> Result<(), StartError> {
             unsafe { libc::waitpid(pid, &mut status, 0) };
             drop(lock);
             r.map_err(|e| StartError::System(format!("master: {e}")))?;
-            if libc::WIFSIGNALED(status) && !matches!(libc::WTERMSIG(status), libc::SIGTERM | libc::SIGINT) {
+            if libc::WIFSIGNALED(status)
+                && !matches!(libc::WTERMSIG(status), libc::SIGTERM | libc::SIGINT)
+            {
                 return Err(StartError::System(format!(
                     "the server process {pid} was killed by signal {}",
                     libc::WTERMSIG(status)
@@ -472,12 +493,18 @@ fn check_owner_access(c: &Config, uid: u32, gid: u32) -> Result<(), StartError> 
                 std::os::unix::fs::chown(p, Some(uid), Some(gid)).map_err(|e| {
                     StartError::System(format!("cannot give {} to mail_owner: {e}", p.display()))
                 })?;
-                log::info("master", &format!("{}: now owned by mail_owner {}", p.display(), c.mail_owner));
+                log::info(
+                    "master",
+                    &format!("{}: now owned by mail_owner {}", p.display(), c.mail_owner),
+                );
             }
             Ok(_) => {}
             Err(_) => log::warn(
                 "master",
-                &format!("{}: no users yet (add them with rmail users add NAME)", p.display()),
+                &format!(
+                    "{}: no users yet (add them with rmail users add NAME)",
+                    p.display()
+                ),
             ),
         }
         let spool = &c.mail_spool_directory;

@@ -113,7 +113,10 @@ async fn process(delivery: &Arc<Delivery>, cfg: &RunnerConfig, id: &QueueId) {
         for r in &entry.recipients {
             log::info(
                 "qmgr",
-                &format!("{id}: to=<{}>, status=expired, returned to sender ({why})", r.address),
+                &format!(
+                    "{id}: to=<{}>, status=expired, returned to sender ({why})",
+                    r.address
+                ),
             );
         }
         delivery.bounce(id, &entry.sender, &failed, &message, entry.arrival);
@@ -133,7 +136,10 @@ async fn process(delivery: &Arc<Delivery>, cfg: &RunnerConfig, id: &QueueId) {
             Ok(Route::Relay) => {
                 let hop = match &cfg.relay.relayhost {
                     Some(_) => String::new(),
-                    None => super::route::split(&r.address).1.unwrap_or("").to_ascii_lowercase(),
+                    None => super::route::split(&r.address)
+                        .1
+                        .unwrap_or("")
+                        .to_ascii_lowercase(),
                 };
                 hops.entry(hop).or_default().push(r.clone());
             }
@@ -155,7 +161,10 @@ async fn process(delivery: &Arc<Delivery>, cfg: &RunnerConfig, id: &QueueId) {
                     {
                         Ok(()) => log::info(
                             "local",
-                            &format!("{id}: to=<{}>, relay=local, status=sent (delivered to mailbox)", u.name),
+                            &format!(
+                                "{id}: to=<{}>, relay=local, status=sent (delivered to mailbox)",
+                                u.name
+                            ),
                         ),
                         Err(e) if e.is_permanent() => failed.push(Failure {
                             recipient: r.clone(),
@@ -201,12 +210,18 @@ async fn process(delivery: &Arc<Delivery>, cfg: &RunnerConfig, id: &QueueId) {
                     &format!("{id}: to=<{}>, status=sent ({t})", r.address),
                 ),
                 RcptResult::Deferred(t) => {
-                    log::info("smtp", &format!("{id}: to=<{}>, status=deferred ({t})", r.address));
+                    log::info(
+                        "smtp",
+                        &format!("{id}: to=<{}>, status=deferred ({t})", r.address),
+                    );
                     last_error = Some(t);
                     remaining.push(r);
                 }
                 RcptResult::Bounced(t) => {
-                    log::info("smtp", &format!("{id}: to=<{}>, status=bounced ({t})", r.address));
+                    log::info(
+                        "smtp",
+                        &format!("{id}: to=<{}>, status=bounced ({t})", r.address),
+                    );
                     failed.push(Failure {
                         recipient: r,
                         status: "5.0.0".into(),

@@ -151,10 +151,7 @@ pub async fn handle(
     shared: Arc<SmtpShared>,
 ) {
     let _ = tcp.set_nodelay(true);
-    let ip = match peer.ip() {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
-        v4 => v4,
-    };
+    let ip = super::conn::client_ip(peer);
     let trusted = shared.trusted(ip);
     let mut conn: Box<dyn Stream> = Box::new(tcp);
     // Per-client connection limit (Postfix exempts mynetworks).
@@ -171,12 +168,18 @@ pub async fn handle(
     if over {
         log::warn(
             "smtpd",
-            &format!("Connection concurrency limit exceeded: {} from [{ip}]", shared.conn_limit),
+            &format!(
+                "Connection concurrency limit exceeded: {} from [{ip}]",
+                shared.conn_limit
+            ),
         );
         let r = Reply::new(
             421,
             Enhanced(4, 7, 0),
-            format!("{} Error: too many connections from {ip}", shared.base.hostname),
+            format!(
+                "{} Error: too many connections from {ip}",
+                shared.base.hostname
+            ),
         );
         let _ = conn.write_all(&r.to_bytes()).await;
         return;
@@ -188,14 +191,11 @@ pub async fn handle(
     let implicit = listener == Listener::Submissions;
     if implicit {
         let Some(acceptor) = &shared.tls else { return };
-        match tokio::time::timeout(shared.timeout, acceptor.accept(conn)).await {
-            Ok(Ok(s)) => conn = Box::new(s),
-            Ok(Err(e)) => {
-                log::info("smtpd", &format!("SSL_accept error from [{ip}]: {e}"));
-                return;
-            }
-            Err(_) => return,
-        }
+        let Some(tls) = super::conn::start_tls(conn, acceptor).await else {
+            log::info("smtpd", &format!("SSL_accept error from [{ip}]"));
+            return;
+        };
+        conn = tls;
     }
     let mut params = shared.base.clone();
     params.listener = listener;
@@ -223,7 +223,11 @@ pub async fn handle(
             }
         }
     }
-    if conn.write_all(&session.greeting().to_bytes()).await.is_err() {
+    if conn
+        .write_all(&session.greeting().to_bytes())
+        .await
+        .is_err()
+    {
         return;
     }
     let mut shutdown = shared.shutdown.clone();
@@ -268,25 +272,27 @@ pub async fn handle(
                         break;
                     };
                     let _ = conn.flush().await;
-                    match tokio::time::timeout(shared.timeout, acceptor.accept(conn)).await {
-                        Ok(Ok(s)) => {
-                            conn = Box::new(s);
-                            tls_desc = Some("TLS".into());
-                            session.tls_started();
-                        }
-                        _ => {
-                            log::info("smtpd", &format!("STARTTLS handshake failed from [{ip}]"));
-                            return;
-                        }
-                    }
+                    let Some(tls) = super::conn::start_tls(conn, acceptor).await else {
+                        log::info("smtpd", &format!("STARTTLS handshake failed from [{ip}]"));
+                        return;
+                    };
+                    conn = tls;
+                    tls_desc = Some("TLS".into());
+                    session.tls_started();
                     break;
                 }
                 Some(Action::Authenticate(c)) => {
                     let user = check_auth(&shared.auth, &c.authzid, &c.authcid, &c.password).await;
                     match &user {
-                        Some(u) => log::info("smtpd", &format!("[{ip}]: sasl_method={:?}, sasl_username={u}", c.mechanism)),
+                        Some(u) => log::info(
+                            "smtpd",
+                            &format!("[{ip}]: sasl_method={:?}, sasl_username={u}", c.mechanism),
+                        ),
                         None => {
-                            log::warn("smtpd", &format!("[{ip}]: SASL authentication failed for {}", c.authcid));
+                            log::warn(
+                                "smtpd",
+                                &format!("[{ip}]: SASL authentication failed for {}", c.authcid),
+                            );
                             tokio::time::sleep(shared.auth_failure_delay).await;
                         }
                     }
