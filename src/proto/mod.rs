@@ -6,3 +6,6 @@
 pub mod imap;
 pub mod pop3;
 pub mod smtp;
+
+#[cfg(test)]
+mod golden;

@@ -1,17 +1,12 @@
-//! Golden transcripts for the POP3 session: `tests/golden/pop3/*.txt`, each run with the
-//! client's bytes fed whole and in chunks of every size from 1 to 16 (plus 64 and 512),
-//! which must give the same transcript.
+//! Golden transcripts for the POP3 session: `tests/golden/pop3/*.txt`, run by
+//! [`crate::proto::golden`] (the common format is described there).
 //!
-//! Format, one item per line (blank lines and `#` comments ignored):
+//! The POP3 items:
 //! - `P: key=value …` session parameters: `tls_offered=`, `tls_active=`, `plaintext=`
 //!   (yes/no), `hard_errors=` (a number). Defaults: [`Params::new`].
 //! - `M: uid content` one message of the test maildrop, in order (message 1 first): its
-//!   unique-id and its stored content, both escaped (below); its size is
+//!   unique-id and its stored content, both escaped; its size is
 //!   [`message_size`] of the content.
-//! - `C: text` client bytes `text` + CRLF; `C! text` without the CRLF. Escapes: `\r`, `\n`,
-//!   `\t`, `\\`, `\xHH`. Consecutive client lines are sent together (pipelined).
-//! - `S: text` one expected line written (without its CRLF), escaped as above; `S! text` a
-//!   last piece without CRLF.
 //! - `E: greeting|timeout|shutdown` calls that session method and expects its reply.
 //! - `A: …` an expected action, with the I/O layer's answer after ` -> `:
 //!   `A: starttls` (handshake done), `A: close`,
@@ -22,90 +17,17 @@
 //!   CODE is `IN-USE`, `SYS/TEMP`, `SYS/PERM` or `-` for none.
 
 use super::*;
+use crate::proto::golden::{self, escape, unescape, yes, Out, Protocol};
 
-/// `\r`, `\n`, `\t`, `\\`, `\xHH` decoded.
-fn unescape(s: &str) -> Vec<u8> {
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' && i + 1 < b.len() {
-            match b[i + 1] {
-                b'r' => out.push(b'\r'),
-                b'n' => out.push(b'\n'),
-                b't' => out.push(b'\t'),
-                b'\\' => out.push(b'\\'),
-                b'x' => {
-                    let hex = std::str::from_utf8(&b[i + 2..i + 4]).unwrap();
-                    out.push(u8::from_str_radix(hex, 16).unwrap());
-                    i += 2;
-                }
-                other => panic!("bad escape \\{}", other as char),
-            }
-            i += 2;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    out
-}
-
-/// The canonical escaped form: printable ASCII as is, the rest escaped.
-fn escape(b: &[u8]) -> String {
-    let mut s = String::new();
-    for &c in b {
-        match c {
-            b'\r' => s.push_str("\\r"),
-            b'\n' => s.push_str("\\n"),
-            b'\t' => s.push_str("\\t"),
-            b'\\' => s.push_str("\\\\"),
-            0x20..=0x7e => s.push(c as char),
-            _ => s.push_str(&format!("\\x{c:02x}")),
-        }
-    }
-    s
-}
-
-/// Splits written bytes into `P: line` items (`P!` for a piece without CRLF).
-fn lines(prefix: char, bytes: &[u8]) -> Vec<String> {
-    let mut v = Vec::new();
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        match rest.windows(2).position(|w| w == b"\r\n") {
-            Some(i) => {
-                v.push(format!("{prefix}: {}", escape(&rest[..i])));
-                rest = &rest[i + 2..];
-            }
-            None => {
-                v.push(format!("{prefix}! {}", escape(rest)));
-                rest = &[];
-            }
-        }
-    }
-    v
-}
-
-fn yes(v: &str) -> bool {
-    match v {
-        "yes" => true,
-        "no" => false,
-        _ => panic!("not yes/no: {v}"),
-    }
-}
-
-fn params(spec: &[&str]) -> Params {
+fn params(text: &str) -> Params {
     let mut p = Params::new();
-    for line in spec {
-        for kv in line.split_whitespace() {
-            let (k, v) = kv.split_once('=').expect("key=value");
-            match k {
-                "tls_offered" => p.tls_offered = yes(v),
-                "tls_active" => p.tls_active = yes(v),
-                "plaintext" => p.plaintext_auth = yes(v),
-                "hard_errors" => p.hard_error_limit = v.parse().unwrap(),
-                _ => panic!("unknown parameter {k}"),
-            }
+    for (k, v) in golden::params(text) {
+        match k {
+            "tls_offered" => p.tls_offered = yes(v),
+            "tls_active" => p.tls_active = yes(v),
+            "plaintext" => p.plaintext_auth = yes(v),
+            "hard_errors" => p.hard_error_limit = v.parse().unwrap(),
+            _ => panic!("unknown parameter {k}"),
         }
     }
     p
@@ -117,39 +39,10 @@ fn maildrop(text: &str) -> Vec<(String, Vec<u8>)> {
         .filter_map(|l| l.strip_prefix("M: "))
         .map(|m| {
             let (uid, content) = m.split_once(' ').unwrap_or((m, ""));
-            let uid = String::from_utf8(unescape(uid)).unwrap();
-            (uid, unescape(content))
+            let uid = String::from_utf8(unescape(uid, false)).unwrap();
+            (uid, unescape(content, false))
         })
         .collect()
-}
-
-fn describe(action: &Action) -> String {
-    match action {
-        Action::StartTls => "A: starttls".into(),
-        Action::Close => "A: close".into(),
-        Action::Authenticate { user, password } => format!(
-            "A: auth user={} password={}",
-            escape(user.as_bytes()),
-            escape(password.as_bytes())
-        ),
-        Action::OpenMaildrop { user } => format!("A: open user={}", escape(user.as_bytes())),
-        Action::Fetch { index, top_lines } => format!(
-            "A: fetch index={index} top={}",
-            top_lines.map_or("-".to_string(), |n| n.to_string())
-        ),
-        Action::Update { deleted } => format!(
-            "A: update deleted={}",
-            if deleted.is_empty() {
-                "-".to_string()
-            } else {
-                deleted
-                    .iter()
-                    .map(usize::to_string)
-                    .collect::<Vec<_>>()
-                    .join(",")
-            }
-        ),
-    }
 }
 
 /// `err CODE text` as a reply.
@@ -166,211 +59,121 @@ fn error(answer: &str) -> Reply {
     Reply::err(code, text)
 }
 
-/// Runs a transcript, feeding client bytes in chunks of `chunk` bytes (0: whole);
-/// returns the actual `S:`/`A:`/`E:` lines.
-fn run(text: &str, chunk: usize) -> Vec<String> {
-    let spec: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("P: ")).collect();
-    let messages = maildrop(text);
-    let mut session = Session::new(params(&spec));
-    let mut actual: Vec<String> = Vec::new();
-    let mut pending: Vec<u8> = Vec::new();
-    let mut outstanding: Option<(usize, Action)> = None;
-    let mut closed = false;
-
-    let record = |out: Output,
-                  actual: &mut Vec<String>,
-                  outstanding: &mut Option<(usize, Action)>,
-                  closed: &mut bool| {
-        actual.extend(lines('S', &out.write));
-        if let Some(action) = out.action {
-            if action == Action::Close {
-                if *closed {
-                    return;
-                }
-                *closed = true;
-            }
-            assert!(outstanding.is_none(), "two actions outstanding: {actual:?}");
-            let at = actual.len();
-            actual.push(describe(&action));
-            *outstanding = Some((at, action));
-        }
-    };
-
-    for line in text
-        .lines()
-        .map(norm)
-        .chain(std::iter::once("E: end".to_string()))
-    {
-        let line = line.as_str();
-        if line.is_empty()
-            || line.starts_with('#')
-            || line.starts_with("P: ")
-            || line.starts_with("M: ")
-        {
-            continue;
-        }
-        let (tag, rest) = line.split_at(3.min(line.len()));
-        match tag {
-            "C: " => {
-                pending.extend(unescape(rest));
-                pending.extend_from_slice(b"\r\n");
-                continue;
-            }
-            "C! " => {
-                pending.extend(unescape(rest));
-                continue;
-            }
-            "S: " | "S! " | "E: " | "A: " => {}
-            _ => panic!("bad transcript line {line:?}"),
-        }
-        if !pending.is_empty() {
-            let size = if chunk == 0 { pending.len() } else { chunk };
-            for piece in pending.chunks(size) {
-                let out = session.feed(piece);
-                record(out, &mut actual, &mut outstanding, &mut closed);
-            }
-            pending.clear();
-        }
-        match tag {
-            "E: " => {
-                let reply = match rest {
-                    "end" => break,
-                    "greeting" => session.greeting(),
-                    "timeout" => session.idle_timeout(),
-                    "shutdown" => session.shutting_down(),
-                    _ => panic!("unknown event {rest}"),
-                };
-                actual.push(line.to_string());
-                actual.extend(lines('S', &reply.to_bytes()));
-            }
-            "A: " => {
-                let Some((at, action)) = outstanding.take() else {
-                    actual.push(format!("(no action for {line:?})"));
-                    continue;
-                };
-                let answer = rest.split_once(" -> ").map(|(_, a)| a);
-                if let Some(a) = answer {
-                    actual[at].push_str(" -> ");
-                    actual[at].push_str(a);
-                }
-                let out = match (action, answer) {
-                    (Action::StartTls, None) => {
-                        session.tls_started();
-                        None
-                    }
-                    (Action::Close, None) => None,
-                    (Action::Authenticate { .. }, Some(a)) => {
-                        Some(session.auth_result(a.strip_prefix("ok ").map(str::to_string)))
-                    }
-                    (Action::OpenMaildrop { .. }, Some(a)) => {
-                        let result = match a {
-                            "ok" => Ok(messages
-                                .iter()
-                                .map(|(uid, content)| MsgInfo {
-                                    size: message_size(content),
-                                    uid: uid.clone(),
-                                })
-                                .collect()),
-                            _ => Err(error(a)),
-                        };
-                        Some(session.maildrop_opened(result))
-                    }
-                    (Action::Fetch { index, .. }, Some(a)) => {
-                        let result = match a {
-                            "ok" => Ok(messages[index].1.clone()),
-                            _ => Err(error(a)),
-                        };
-                        Some(session.fetched(result))
-                    }
-                    (Action::Update { .. }, Some(a)) => {
-                        let result = match a {
-                            "ok" => Ok(()),
-                            _ => Err(error(a)),
-                        };
-                        Some(session.update_result(result))
-                    }
-                    (action, _) => {
-                        actual.push(format!("(answer {answer:?} does not fit {action:?})"));
-                        None
-                    }
-                };
-                if let Some(out) = out {
-                    record(out, &mut actual, &mut outstanding, &mut closed);
-                }
-            }
-            _ => {}
-        }
-    }
-    if let Some((_, action)) = outstanding {
-        actual.push(format!("(unanswered {action:?})"));
-    }
-    actual
+/// A session with the test maildrop.
+struct Pop3 {
+    session: Session,
+    messages: Vec<(String, Vec<u8>)>,
 }
 
-/// `C:`, `S:` alone (an editor stripped the space) stand for an empty line.
-fn norm(line: &str) -> String {
-    if line.len() == 2 && line.ends_with(':') {
-        format!("{line} ")
-    } else {
-        line.to_string()
-    }
+fn split(out: Output) -> Out<Action> {
+    (out.write, out.action)
 }
 
-fn expected(text: &str) -> Vec<String> {
-    text.lines()
-        .map(norm)
-        .filter(|l| {
-            ["S: ", "S! ", "E: ", "A: "]
-                .iter()
-                .any(|p| l.starts_with(p))
-        })
-        .collect()
-}
+impl Protocol for Pop3 {
+    const NAME: &'static str = "pop3";
+    type Action = Action;
+    const CLOSE: Action = Action::Close;
+    const SETUP: &'static [&'static str] = &["M: "];
 
-fn check(name: &str, text: &str) {
-    let want = expected(text);
-    let got = run(text, 0);
-    if got != want {
-        let mut msg = format!("{name}: transcript differs\n");
-        for i in 0..got.len().max(want.len()) {
-            let g = got.get(i).map(String::as_str).unwrap_or("<none>");
-            let w = want.get(i).map(String::as_str).unwrap_or("<none>");
-            let mark = if g == w { "  " } else { "!!" };
-            msg.push_str(&format!("{mark} want {w}\n{mark}  got {g}\n"));
+    fn start(text: &str) -> Self {
+        Pop3 {
+            session: Session::new(params(text)),
+            messages: maildrop(text),
         }
-        panic!("{msg}");
     }
-    for chunk in (1..=16).chain([64, 512]) {
-        assert_eq!(run(text, chunk), want, "{name}: chunks of {chunk} bytes");
+
+    fn feed(&mut self, bytes: &[u8]) -> Out<Action> {
+        split(self.session.feed(bytes))
+    }
+
+    fn event(&mut self, name: &str) -> Out<Action> {
+        let reply = match name {
+            "greeting" => self.session.greeting(),
+            "timeout" => self.session.idle_timeout(),
+            "shutdown" => self.session.shutting_down(),
+            _ => panic!("unknown event {name}"),
+        };
+        (reply.to_bytes(), None)
+    }
+
+    fn describe(action: &Action) -> Vec<String> {
+        let e = |s: &str| escape(s.as_bytes(), false);
+        vec![match action {
+            Action::StartTls => "A: starttls".into(),
+            Action::Close => "A: close".into(),
+            Action::Authenticate { user, password } => {
+                format!("A: auth user={} password={}", e(user), e(password))
+            }
+            Action::OpenMaildrop { user } => format!("A: open user={}", e(user)),
+            Action::Fetch { index, top_lines } => format!(
+                "A: fetch index={index} top={}",
+                top_lines.map_or("-".to_string(), |n| n.to_string())
+            ),
+            Action::Update { deleted } => format!(
+                "A: update deleted={}",
+                if deleted.is_empty() {
+                    "-".to_string()
+                } else {
+                    deleted
+                        .iter()
+                        .map(usize::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                }
+            ),
+        }]
+    }
+
+    fn answer(
+        &mut self,
+        action: Action,
+        answer: Option<&str>,
+    ) -> Result<Option<Out<Action>>, Action> {
+        let session = &mut self.session;
+        let out = match (action, answer) {
+            (Action::StartTls, None) => {
+                session.tls_started();
+                return Ok(None);
+            }
+            (Action::Close, None) => return Ok(None),
+            (Action::Authenticate { .. }, Some(a)) => {
+                session.auth_result(a.strip_prefix("ok ").map(str::to_string))
+            }
+            (Action::OpenMaildrop { .. }, Some(a)) => {
+                let result = match a {
+                    "ok" => Ok(self
+                        .messages
+                        .iter()
+                        .map(|(uid, content)| MsgInfo {
+                            size: message_size(content),
+                            uid: uid.clone(),
+                        })
+                        .collect()),
+                    _ => Err(error(a)),
+                };
+                session.maildrop_opened(result)
+            }
+            (Action::Fetch { index, .. }, Some(a)) => {
+                let result = match a {
+                    "ok" => Ok(self.messages[index].1.clone()),
+                    _ => Err(error(a)),
+                };
+                session.fetched(result)
+            }
+            (Action::Update { .. }, Some(a)) => {
+                let result = match a {
+                    "ok" => Ok(()),
+                    _ => Err(error(a)),
+                };
+                session.update_result(result)
+            }
+            (action, _) => return Err(action),
+        };
+        Ok(Some(split(out)))
     }
 }
 
 #[test]
 fn golden_transcripts() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/pop3");
-    let mut names: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
-        .collect();
-    names.sort();
-    assert!(
-        names.len() >= 10,
-        "transcripts missing in {}",
-        dir.display()
-    );
-    let mut failures = Vec::new();
-    for path in &names {
-        let text = std::fs::read_to_string(path).unwrap();
-        let name = path.file_name().unwrap().to_string_lossy().to_string();
-        if let Err(e) = std::panic::catch_unwind(|| check(&name, &text)) {
-            let msg = e
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            failures.push(msg);
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    golden::check_all::<Pop3>(10);
 }
