@@ -15,3 +15,5 @@ pub mod queue;
 pub mod send;
 pub mod server;
 pub mod store;
+#[cfg(test)]
+pub(crate) mod testutil;

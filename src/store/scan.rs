@@ -616,20 +616,8 @@ impl Scanner<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::Rng;
     use std::io::Write;
-
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
 
     type Row = (u64, u64, u32, u32, Status, u8, u8, u32, Vec<u8>);
 

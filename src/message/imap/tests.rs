@@ -2,6 +2,7 @@
 //! consistency of sizes and sections, and hostile input.
 
 use super::*;
+use crate::testutil::Rng;
 
 fn bs(msg: &[u8], ext: bool) -> String {
     String::from_utf8(body_structure(msg, ext).to_imap()).unwrap()
@@ -267,21 +268,6 @@ fn sizes_agree_with_sections() {
     for msg in [DOVECOT_MSG, &to_crlf(DOVECOT_MSG)[..]] {
         let p = ParsedMessage::new(msg);
         check_sizes(&p, &p.body_structure(false), &[]);
-    }
-}
-
-/// xorshift64* with a fixed seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
     }
 }
 

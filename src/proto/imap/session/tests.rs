@@ -2,6 +2,7 @@
 
 use super::super::memstore::{Mem, MemStore, Shared};
 use super::super::*;
+use crate::testutil::Rng;
 
 /// A session logged in as `joe` over `mem`, INBOX selected.
 fn selected(mem: &Shared) -> Session {
@@ -94,21 +95,6 @@ fn deep_nesting_and_big_numbers_do_not_panic() {
     assert!(text(&out).ends_with("g OK Fetch completed.\r\n"));
     let out = s.feed(b"h FETCH 1 BODY.PEEK[1.2.3.4.5.6.7.8.9.10.MIME]\r\n");
     assert!(text(&out).contains("BODY[1.2.3.4.5.6.7.8.9.10.MIME] \"\""));
-}
-
-/// A small deterministic generator (xorshift) for the soup test.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
 }
 
 #[test]

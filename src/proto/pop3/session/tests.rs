@@ -3,6 +3,7 @@
 
 use super::super::*;
 use super::{State, SASL_LINE_MAX};
+use crate::testutil::Rng;
 
 fn text(out: &Output) -> String {
     String::from_utf8_lossy(&out.write).into_owned()
@@ -128,22 +129,6 @@ fn io_replies_are_always_errors() {
     s.feed(b"RETR 1\r\n");
     let out = s.fetched(Err(Reply::ok("not really")));
     assert_eq!(text(&out), "-ERR not really\r\n");
-}
-
-/// A small xorshift generator: deterministic hostile input.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
 }
 
 const PIECES: &[&[u8]] = &[

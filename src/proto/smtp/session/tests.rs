@@ -3,6 +3,7 @@
 
 use super::super::*;
 use super::{State, SASL_LINE_MAX};
+use crate::testutil::Rng;
 
 struct AcceptAll;
 
@@ -115,22 +116,6 @@ fn no_size_limit_advertises_bare_size_and_protocols_combine() {
     };
     assert_eq!(t.protocol, "UTF8SMTPSA");
     assert_eq!(t.auth_user.as_deref(), Some("u"));
-}
-
-/// A small xorshift generator: deterministic hostile input.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
 }
 
 const PIECES: &[&[u8]] = &[
