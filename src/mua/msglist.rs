@@ -235,7 +235,7 @@ mod tests {
             format!("Subject number {n}")
         }
         fn sender(&self, n: usize) -> String {
-            if n % 2 == 0 {
+            if n.is_multiple_of(2) {
                 "alice@example.com".into()
             } else {
                 "bob@example.org".into()

@@ -110,7 +110,7 @@ pub fn run(req: SendRequest) -> i32 {
     if req.template {
         let (hdr, rest) = take_template_header(&body);
         for (name, value) in hdr {
-            let list = split_addresses(&s, &[value.clone()]);
+            let list = split_addresses(&s, std::slice::from_ref(&value));
             match name.to_ascii_lowercase().as_str() {
                 "to" => req.to.extend(list),
                 "cc" => req.cc.extend(list),

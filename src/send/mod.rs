@@ -218,7 +218,7 @@ impl LocalSite {
             None => Some(rcpt),
             Some((user, domain)) => {
                 let d = domain.trim_end_matches('.').to_ascii_lowercase();
-                self.domains.iter().any(|l| *l == d).then_some(user)
+                self.domains.contains(&d).then_some(user)
             }
         }
     }

@@ -175,7 +175,7 @@ pub fn queue(config: Option<&Path>, action: Option<&QueueAction>) -> i32 {
     let dir = &loaded.config.queue_directory;
     if !dir.exists() {
         if matches!(action, None | Some(QueueAction::List)) {
-            print!("Mail queue is empty\n");
+            println!("Mail queue is empty");
             return 0;
         }
         eprintln!(

@@ -159,7 +159,7 @@ pub async fn handle(
                                 (Some(m), r)
                             })
                             .await
-                            .unwrap_or_else(|e| panic_free(e));
+                            .unwrap_or_else(panic_free);
                             maildrop = m;
                             r.map_err(|e| {
                                 Reply::err(

@@ -122,6 +122,9 @@ pub fn drop_privileges(uid: u32, gid: u32) -> io::Result<()> {
 
 type Job = (Vec<u8>, oneshot::Sender<Outcome>);
 
+/// Requests sent to the master and waiting for their answer, by request ID.
+type Pending = HashMap<u64, oneshot::Sender<(Outcome, String)>>;
+
 /// A request to the master: (kind, argument, payload, where the answer goes).
 type Request = (
     &'static str,
@@ -144,7 +147,7 @@ impl MasterLink {
         stream.set_nonblocking(true)?;
         let stream = tokio::net::UnixStream::from_std(stream)?;
         let (rd, mut wr) = stream.into_split();
-        let pending: Arc<Mutex<HashMap<u64, oneshot::Sender<(Outcome, String)>>>> = Arc::default();
+        let pending: Arc<Mutex<Pending>> = Arc::default();
         let (tx, mut rx) = mpsc::channel::<Request>(1024);
         let p2 = pending.clone();
         tokio::spawn(async move {

@@ -86,7 +86,7 @@ impl Router {
     /// Whether `domain` is one of `mydestination`.
     pub fn is_local_domain(&self, domain: &str) -> bool {
         let d = domain.trim_end_matches('.').to_ascii_lowercase();
-        self.cfg.local_domains.iter().any(|l| *l == d)
+        self.cfg.local_domains.contains(&d)
     }
 
     /// Whether `domain` is in `relay_domains` or below one of them.

@@ -3,7 +3,7 @@
 
 use crate::util::rmail;
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 /// The seed document's two messages, as Postfix local(8) writes them.
 const SEED: &str = "From zhangsan@example.com  Fri Mar 22 13:01:55 2024
@@ -177,7 +177,7 @@ fn mailrc_if_else_and_retain() {
     .unwrap();
     let mut c = rmail(dir.path());
     c.env("MAILRC", &rc);
-    let out = Command::from(c)
+    let out = c
         .args(["-n", "-N", "-f", spool.to_str().unwrap()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -203,5 +203,5 @@ fn header_summary_fits_cjk_in_80_columns() {
         .chars()
         .map(|c| if (c as u32) >= 0x1100 { 2 } else { 1 })
         .sum();
-    assert!(cols <= 79 && cols >= 78, "{cols}: {line}");
+    assert!((78..=79).contains(&cols), "{cols}: {line}");
 }
