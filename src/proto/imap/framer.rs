@@ -85,6 +85,13 @@ impl Framer {
         self.input.len() - self.pos
     }
 
+    /// Takes the unprocessed input (for a hand-over to another process); nothing is left.
+    pub(super) fn take_pending(&mut self) -> Vec<u8> {
+        let rest = self.input.split_off(self.pos);
+        *self = Framer::new();
+        rest
+    }
+
     /// Drops all input and any partial command (after STARTTLS, RFC 3501 §6.2.1).
     pub(super) fn clear(&mut self) {
         *self = Framer::new();

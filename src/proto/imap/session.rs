@@ -205,6 +205,40 @@ impl Session {
         out
     }
 
+    /// Gives an accepted login away instead of answering [`Action::LoggedIn`] here
+    /// (privilege separation: the session continues in a process running as the user, as
+    /// Dovecot's imap-login hands over to imap). Returns what that process needs — the
+    /// user, the LOGIN/AUTHENTICATE tag still to be answered and the input already
+    /// received after it — and closes this session. `None` unless a login is outstanding.
+    pub fn hand_over(&mut self) -> Option<crate::proto::Handover> {
+        match mem::replace(&mut self.mode, Mode::Closed) {
+            Mode::WaitStore { tag, user } => Some(crate::proto::Handover {
+                user,
+                tag,
+                pending: self.framer.take_pending(),
+                tls_active: self.tls_active,
+            }),
+            other => {
+                self.mode = other;
+                None
+            }
+        }
+    }
+
+    /// The user's side of [`Session::hand_over`]: a session waiting for
+    /// [`Session::store_opened`] for `h.user`, with `h.pending` buffered (processed after
+    /// the login's `OK`).
+    pub fn resume(params: Params, h: crate::proto::Handover) -> Session {
+        let mut s = Session::new(params);
+        s.tls_active = h.tls_active;
+        s.framer.push(&h.pending);
+        s.mode = Mode::WaitStore {
+            tag: h.tag,
+            user: h.user,
+        };
+        s
+    }
+
     /// The outcome of [`Action::LoggedIn`]: the user's store enters the authenticated
     /// state with `OK [CAPABILITY …] Logged in`; an error gives `NO [UNAVAILABLE] …` and
     /// the session stays not authenticated. Ignored unless a login is outstanding.

@@ -253,6 +253,41 @@ impl Session {
         out
     }
 
+    /// Gives an accepted login away instead of answering [`Action::OpenMaildrop`] here
+    /// (privilege separation: the session continues in a process running as the user).
+    /// Returns the user and the input received after the login (the tag is empty: POP3
+    /// has none) and closes this session. `None` unless an open is outstanding.
+    pub fn hand_over(&mut self) -> Option<crate::proto::Handover> {
+        match mem::replace(&mut self.state, State::Closed) {
+            State::WaitMaildrop => {
+                let pending = self.input.split_off(self.pos);
+                self.input.clear();
+                self.pos = 0;
+                Some(crate::proto::Handover {
+                    user: self.user.clone().unwrap_or_default(),
+                    tag: String::new(),
+                    pending,
+                    tls_active: self.tls_active,
+                })
+            }
+            other => {
+                self.state = other;
+                None
+            }
+        }
+    }
+
+    /// The user's side of [`Session::hand_over`]: a session waiting for
+    /// [`Session::maildrop_opened`] for `h.user`, with `h.pending` buffered.
+    pub fn resume(params: Params, h: crate::proto::Handover) -> Session {
+        let mut s = Session::new(params);
+        s.tls_active = h.tls_active;
+        s.user = Some(h.user);
+        s.input = h.pending;
+        s.state = State::WaitMaildrop;
+        s
+    }
+
     /// The outcome of [`Action::OpenMaildrop`]: `Ok(messages)` (numbered from 1 in this
     /// order) enters TRANSACTION with `+OK maildrop has N messages (S octets)` (RFC 1939
     /// §4) and processes buffered input. `Err(reply)` is sent as a `-ERR` (e.g.

@@ -239,3 +239,28 @@ fn poll_outside_idle_is_silent() {
     assert!(s.is_idling());
     assert_eq!(s.poll_changes(), Output::default());
 }
+
+/// A login accepted here and continued in another process (privilege separation): the
+/// pipelined command after LOGIN travels with the hand-over and is answered there, after
+/// the login's OK.
+#[test]
+fn hand_over_and_resume() {
+    let mut p = Params::new();
+    p.plaintext_auth = true;
+    let mut s = Session::new(p.clone());
+    let out = s.feed(b"a LOGIN joe secret\r\nb NOOP\r\n");
+    assert!(matches!(out.action, Some(Action::Authenticate { .. })));
+    let out = s.auth_result(Some("joe".into()));
+    assert_eq!(out.action, Some(Action::LoggedIn { user: "joe".into() }));
+    let h = s.hand_over().expect("a login is outstanding");
+    assert!(s.is_closed());
+    assert_eq!((h.user.as_str(), h.tag.as_str()), ("joe", "a"));
+    assert_eq!(h.pending, b"b NOOP\r\n");
+    let mut r = Session::resume(p, h);
+    let out = r.store_opened(Ok(Box::new(MemStore(mem_with(1)))));
+    let text = String::from_utf8_lossy(&out.write);
+    assert!(text.starts_with("a OK [CAPABILITY "), "{text}");
+    assert!(text.contains("\r\nb OK"), "{text}");
+    // Nothing to hand over outside a pending login.
+    assert!(Session::new(Params::new()).hand_over().is_none());
+}

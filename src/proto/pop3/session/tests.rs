@@ -252,3 +252,23 @@ fn hostile_input_does_not_panic_and_stays_bounded() {
     }
     assert!(fetched > 50, "the runs should reach TRANSACTION: {fetched}");
 }
+
+/// A login accepted here and continued in another process: commands after PASS travel
+/// with the hand-over and are answered there after `+OK maildrop has …`.
+#[test]
+fn hand_over_and_resume() {
+    let mut s = session();
+    let out = s.feed(b"USER u\r\nPASS p\r\nSTAT\r\n");
+    assert!(matches!(out.action, Some(Action::Authenticate { .. })));
+    let out = s.auth_result(Some("u".into()));
+    assert_eq!(out.action, Some(Action::OpenMaildrop { user: "u".into() }));
+    let h = s.hand_over().expect("an open is outstanding");
+    assert!(s.is_closed());
+    assert_eq!((h.user.as_str(), h.pending.as_slice()), ("u", &b"STAT\r\n"[..]));
+    let mut p = Params::new();
+    p.plaintext_auth = true;
+    let mut r = Session::resume(p, h);
+    let out = r.maildrop_opened(Ok(messages(2)));
+    assert_eq!(text(&out), "+OK maildrop has 2 messages (20 octets)\r\n+OK 2 20\r\n");
+    assert!(session().hand_over().is_none());
+}
