@@ -37,6 +37,9 @@ _rmail() {
             rmail,serve)
                 cmd="rmail__subcmd__serve"
                 ;;
+            rmail,serve-session)
+                cmd="rmail__subcmd__serve__subcmd__session"
+                ;;
             rmail,users)
                 cmd="rmail__subcmd__users"
                 ;;
@@ -71,7 +74,7 @@ _rmail() {
 
     case "${cmd}" in
         rmail)
-            opts="-f -u -H -N -e -n -i -R -S -A -v -s -c -b -r -a -t -E -h -V --help --version deliver serve users queue newaliases sendmail presets account"
+            opts="-f -u -H -N -e -n -i -R -S -A -v -s -c -b -r -a -t -E -h -V --help --version deliver serve-session serve users queue newaliases sendmail presets account"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -312,6 +315,32 @@ _rmail() {
                     return 0
                     ;;
                 -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rmail__subcmd__serve__subcmd__session)
+            opts="-c -h --proto --config --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --proto)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

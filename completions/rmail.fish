@@ -45,6 +45,7 @@ complete -c rmail -n "__fish_rmail_needs_command" -s E -d 'Send: do not send a m
 complete -c rmail -n "__fish_rmail_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c rmail -n "__fish_rmail_needs_command" -s V -l version -d 'Print version'
 complete -c rmail -n "__fish_rmail_needs_command" -a "deliver" -d 'Deliver the message on standard input into USER\'s system mailbox (the local delivery agent, e.g. Postfix\'s mailbox_command). Run by root it becomes USER first; anyone else may deliver only into their own mailbox'
+complete -c rmail -n "__fish_rmail_needs_command" -a "serve-session" -d 'A POP3 or IMAP session running as the logged-in user, started by the server\'s privileged master (standard input is the socket to the network-facing process)'
 complete -c rmail -n "__fish_rmail_needs_command" -a "serve" -d 'Run the mail server: SMTP on 25/587/465 (and the ports the config names), local delivery into the spool, the queue and the relay client. Configured with Postfix main.cf keys in /etc/rmail/main.cf (or $RMAIL_CONFIG, or -c); without a config and not root, a loopback-only default on ports 2525/2587/2465 with everything under the XDG data directory'
 complete -c rmail -n "__fish_rmail_needs_command" -a "users" -d 'Manage rmail\'s own user file (virtual users; the `user_database` key): add a user, delete one, change a password, list them. Passwords are read from standard input when it is not a terminal, else prompted for twice without echo'
 complete -c rmail -n "__fish_rmail_needs_command" -a "queue" -d 'List the mail queue like mailq; `flush` retries every message now, `delete ID` removes one'
@@ -58,6 +59,9 @@ complete -c rmail -n "__fish_rmail_using_subcommand deliver" -l mailbox -d 'The 
 complete -c rmail -n "__fish_rmail_using_subcommand deliver" -l size-limit -d 'With --batch: refuse messages that would make the mailbox larger than this many bytes (0: no limit)' -r
 complete -c rmail -n "__fish_rmail_using_subcommand deliver" -l batch -d 'Read length-prefixed messages until end of input and acknowledge each (the server\'s per-user delivery worker; one fsync per batch)'
 complete -c rmail -n "__fish_rmail_using_subcommand deliver" -s h -l help -d 'Print help'
+complete -c rmail -n "__fish_rmail_using_subcommand serve-session" -l proto -d '`pop3` or `imap`' -r
+complete -c rmail -n "__fish_rmail_using_subcommand serve-session" -s c -l config -d 'The configuration file (main.cf syntax)' -r -F
+complete -c rmail -n "__fish_rmail_using_subcommand serve-session" -s h -l help -d 'Print help'
 complete -c rmail -n "__fish_rmail_using_subcommand serve" -s c -l config -d 'The configuration file (main.cf syntax)' -r -F
 complete -c rmail -n "__fish_rmail_using_subcommand serve" -s o -d 'Override a setting (like postfix -o); repeatable' -r
 complete -c rmail -n "__fish_rmail_using_subcommand serve" -l daemon -d 'Detach from the terminal and run in the background (logs go to syslog)'

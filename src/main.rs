@@ -74,6 +74,9 @@ fn run(cli: Cli) -> i32 {
                 overrides: overrides.clone(),
             })
         }
+        Some(Command::ServeSession { proto, config }) => {
+            return rmail::server::session::run(proto, config.as_deref())
+        }
         Some(Command::Users { config, action }) => {
             return rmail::server::cmd::users(config.as_deref(), action)
         }

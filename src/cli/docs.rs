@@ -114,6 +114,7 @@ fn subcommands(out: &mut Vec<u8>, cmd: &clap::Command, name: &str) {
 pub fn subcommand_pages() -> Vec<(String, Vec<u8>)> {
     let cmd = command();
     cmd.get_subcommands()
+        .filter(|sub| !sub.is_hide_set())
         .map(|sub| {
             let name = format!("rmail-{}", sub.get_name());
             // clap names are `&'static str` without its `string` feature; one small leak per

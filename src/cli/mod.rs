@@ -141,6 +141,22 @@ pub enum Command {
         #[arg(value_name = "USER")]
         user: String,
     },
+    /// A POP3 or IMAP session running as the logged-in user, started by the server's
+    /// privileged master (standard input is the socket to the network-facing process).
+    #[command(hide = true)]
+    ServeSession {
+        /// `pop3` or `imap`.
+        #[arg(long, value_name = "PROTO")]
+        proto: String,
+        /// The configuration file (main.cf syntax).
+        #[arg(
+            short = 'c',
+            long = "config",
+            value_name = "FILE",
+            env = "RMAIL_CONFIG"
+        )]
+        config: Option<std::path::PathBuf>,
+    },
     /// Run the mail server: SMTP on 25/587/465 (and the ports the config names), local
     /// delivery into the spool, the queue and the relay client. Configured with Postfix
     /// main.cf keys in /etc/rmail/main.cf (or $RMAIL_CONFIG, or -c); without a config and not

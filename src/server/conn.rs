@@ -55,3 +55,52 @@ pub async fn login(
     }
     ok
 }
+
+/// Continues a POP3/IMAP session in a process running as `user` (privilege separation):
+/// asks the master for it, sends it the hand-over, then relays bytes both ways until one
+/// side closes. TLS with the client stays here.
+pub async fn relay_to_session(
+    mut conn: Box<dyn Stream>,
+    spawner: &std::sync::Arc<super::privsep::SessionSpawner>,
+    proto: &'static str,
+    user: &str,
+    handover: Option<crate::proto::Handover>,
+    ip: IpAddr,
+) {
+    use tokio::io::AsyncWriteExt;
+    let Some(h) = handover else { return };
+    let (sp, u) = (spawner.clone(), user.to_owned());
+    let sock = tokio::task::spawn_blocking(move || sp.request(proto, &u)).await;
+    let sock = match sock {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            log::error(
+                proto,
+                &format!("[{ip}]: cannot start the session of {user}: {e}"),
+            );
+            let bye: &[u8] = if proto == "imap" {
+                b"* BYE [UNAVAILABLE] Internal error starting the session.\r\n"
+            } else {
+                b"-ERR [SYS/TEMP] Internal error starting the session.\r\n"
+            };
+            let _ = conn.write_all(bye).await;
+            return;
+        }
+        Err(_) => return,
+    };
+    if sock.set_nonblocking(true).is_err() {
+        return;
+    }
+    let Ok(mut sock) = tokio::net::UnixStream::from_std(sock) else {
+        return;
+    };
+    if sock.write_all(&h.encode()).await.is_err() {
+        return;
+    }
+    log::info(
+        proto,
+        &format!("[{ip}]: {user} logged in (session process)"),
+    );
+    let _ = tokio::io::copy_bidirectional(&mut conn, &mut sock).await;
+    let _ = conn.shutdown().await;
+}

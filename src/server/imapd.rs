@@ -53,6 +53,8 @@ pub struct ImapShared {
     pub timeout: Duration,
     /// Turns true at shutdown.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Per-user session processes (privilege separation).
+    pub sessions: Option<Arc<super::privsep::SessionSpawner>>,
 }
 
 /// Serves one IMAP connection; `implicit` for IMAPS (993).
@@ -131,6 +133,13 @@ pub async fn handle(
                     out = session.auth_result(ok);
                 }
                 Some(Action::LoggedIn { user }) => {
+                    if let Some(spawner) =
+                        super::pop3d::per_user(&shared.delivery, &shared.sessions, &user)
+                    {
+                        let h = session.hand_over();
+                        super::conn::relay_to_session(conn, spawner, "imap", &user, h, ip).await;
+                        return;
+                    }
                     let store = open_store(&shared, &user);
                     if store.is_ok() {
                         log::info("imap", &format!("[{ip}]: {user} logged in"));
@@ -171,17 +180,15 @@ fn open_store(shared: &ImapShared, user: &str) -> Result<Box<dyn MailStore>, Sto
             "Maildir INBOXes are not served yet".into(),
         ));
     };
-    let store = UserStore {
+    Ok(Box::new(UserStore::new(
         inbox,
         folders,
-        index: shared.index_dir.join(&u.name),
-    };
-    store.prepare()?;
-    Ok(Box::new(store))
+        shared.index_dir.join(&u.name),
+    )?))
 }
 
 /// A user's folders as mbox files.
-struct UserStore {
+pub(crate) struct UserStore {
     inbox: PathBuf,
     folders: PathBuf,
     index: PathBuf,
@@ -207,6 +214,22 @@ fn view_error(e: ViewError) -> StoreError {
 }
 
 impl UserStore {
+    /// The folders of a user: INBOX at `inbox`, the others under `folders`, indexes and
+    /// subscriptions under `index`; makes the directories and special-use folders.
+    pub(crate) fn new(
+        inbox: PathBuf,
+        folders: PathBuf,
+        index: PathBuf,
+    ) -> Result<UserStore, StoreError> {
+        let s = UserStore {
+            inbox,
+            folders,
+            index,
+        };
+        s.prepare()?;
+        Ok(s)
+    }
+
     /// Creates the folder and index directories and the special-use folders.
     fn prepare(&self) -> Result<(), StoreError> {
         use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -382,7 +405,7 @@ impl MailStore for UserStore {
         if !read_only {
             v.clear_recent();
         }
-        Ok(Box::new(ViewFolder(v)))
+        Ok(Box::new(ViewFolder(v, self.index_of(name))))
     }
 
     fn status(&mut self, name: &str) -> Result<StatusInfo, StoreError> {
@@ -452,8 +475,28 @@ fn changes(c: view::Changes) -> Changes {
     }
 }
 
-/// A selected folder.
-struct ViewFolder(MailboxView);
+/// A selected folder (the view and its index path).
+struct ViewFolder(MailboxView, PathBuf);
+
+/// Message `i` of `view`; when another program rewrote the mbox since the view's last
+/// refresh (a POP3 QUIT, the reader's write-back), the stored offsets are stale: the
+/// message is then found again by its UID in a fresh read-only view, without renumbering
+/// the session's own view (sequence numbers must not move mid-command, RFC 3501 §7.4.1).
+pub(crate) fn message_of(view: &MailboxView, index: &Path, i: usize) -> std::io::Result<Vec<u8>> {
+    match view.message(i) {
+        Ok(m) => Ok(m),
+        Err(first) => {
+            let uid = view.info(i).uid;
+            let fresh = MailboxView::open(view.path(), index, true)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            match fresh.seq_of_uid(uid) {
+                Some(j) => fresh.message(j),
+                // Gone: expunged by someone else.
+                None => Err(first),
+            }
+        }
+    }
+}
 
 impl Folder for ViewFolder {
     fn uidvalidity(&self) -> u32 {
@@ -492,7 +535,7 @@ impl Folder for ViewFolder {
     }
 
     fn message(&self, i: usize) -> std::io::Result<Vec<u8>> {
-        self.0.message(i)
+        message_of(&self.0, &self.1, i)
     }
 
     fn set_flags(&mut self, i: usize, flags: Flags, keywords: Vec<String>) {

@@ -13,5 +13,6 @@ pub mod relay;
 pub mod route;
 pub mod run;
 pub mod runner;
+pub mod session;
 pub mod smtpd;
 pub mod tls;

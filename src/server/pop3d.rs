@@ -48,11 +48,16 @@ pub struct Pop3Shared {
     pub timeout: Duration,
     /// Turns true at shutdown.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Per-user session processes (privilege separation): system users' sessions continue
+    /// there after login.
+    pub sessions: Option<Arc<super::privsep::SessionSpawner>>,
 }
 
 /// The open maildrop of an authenticated session.
-struct Maildrop {
-    view: MailboxView,
+pub(crate) struct Maildrop {
+    pub(crate) view: MailboxView,
+    /// The view's side index (to find a message again after a rewrite by others).
+    pub(crate) index: std::path::PathBuf,
     _lock: std::fs::File,
 }
 
@@ -131,6 +136,11 @@ pub async fn handle(
                     out = session.auth_result(ok);
                 }
                 Some(Action::OpenMaildrop { user }) => {
+                    if let Some(spawner) = per_user(&shared.delivery, &shared.sessions, &user) {
+                        let h = session.hand_over();
+                        super::conn::relay_to_session(conn, spawner, "pop3", &user, h, ip).await;
+                        return;
+                    }
                     let r = open_maildrop(&shared, &user).await;
                     let listing = match r {
                         Ok(m) => {
@@ -155,7 +165,7 @@ pub async fn handle(
                     let r = match maildrop.take() {
                         Some(m) => {
                             let (m, r) = tokio::task::spawn_blocking(move || {
-                                let r = m.view.message(index);
+                                let r = super::imapd::message_of(&m.view, &m.index, index);
                                 (Some(m), r)
                             })
                             .await
@@ -211,6 +221,25 @@ fn panic_free(_e: tokio::task::JoinError) -> (Option<Maildrop>, std::io::Result<
     (None, Err(std::io::Error::other("internal error")))
 }
 
+/// The session spawner when `user` is a system user of a privilege-separated server (then
+/// the session continues in a process running as the user).
+pub(crate) fn per_user<'a>(
+    delivery: &Delivery,
+    sessions: &'a Option<Arc<super::privsep::SessionSpawner>>,
+    user: &str,
+) -> Option<&'a Arc<super::privsep::SessionSpawner>> {
+    let spawner = sessions.as_ref()?;
+    if !delivery.has_master() {
+        return None;
+    }
+    match delivery.router.users().lookup(user) {
+        Ok(Some(u)) if matches!(u.kind, crate::mda::users::UserKind::System { .. }) => {
+            Some(spawner)
+        }
+        _ => None,
+    }
+}
+
 /// Locks and opens `user`'s INBOX.
 async fn open_maildrop(shared: &Arc<Pop3Shared>, user: &str) -> Result<Maildrop, Reply> {
     let sys_perm = |t: String| Reply::err(Some(RespCode::SysPerm), t);
@@ -230,35 +259,46 @@ async fn open_maildrop(shared: &Arc<Pop3Shared>, user: &str) -> Result<Maildrop,
         ));
     };
     let dir = shared.index_dir.join(&u.name);
-    tokio::task::spawn_blocking(move || {
-        use std::os::unix::fs::OpenOptionsExt;
-        std::fs::create_dir_all(&dir).map_err(|e| {
-            Reply::err(
-                Some(RespCode::SysTemp),
-                format!("cannot create the index: {e}"),
-            )
-        })?;
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(dir.join("pop3.lock"))
-            .map_err(|e| Reply::err(Some(RespCode::SysTemp), format!("cannot lock: {e}")))?;
-        if lock.try_lock().is_err() {
-            return Err(Reply::err(
-                Some(RespCode::InUse),
-                "Mailbox is locked by another POP3 session",
-            ));
-        }
-        let view = MailboxView::open(&inbox, &dir.join("INBOX"), false).map_err(|e| {
-            Reply::err(
-                Some(RespCode::SysTemp),
-                format!("cannot open the maildrop: {e}"),
-            )
-        })?;
-        Ok(Maildrop { view, _lock: lock })
+    tokio::task::spawn_blocking(move || open_maildrop_at(&inbox, &dir))
+        .await
+        .unwrap_or_else(|_| Err(Reply::err(Some(RespCode::SysTemp), "internal error")))
+}
+
+/// Locks (exclusively, for POP3 sessions) and opens the maildrop `inbox` with its index
+/// and lock in `dir`. Blocking.
+pub(crate) fn open_maildrop_at(
+    inbox: &std::path::Path,
+    dir: &std::path::Path,
+) -> Result<Maildrop, Reply> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        Reply::err(
+            Some(RespCode::SysTemp),
+            format!("cannot create the index: {e}"),
+        )
+    })?;
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(dir.join("pop3.lock"))
+        .map_err(|e| Reply::err(Some(RespCode::SysTemp), format!("cannot lock: {e}")))?;
+    if lock.try_lock().is_err() {
+        return Err(Reply::err(
+            Some(RespCode::InUse),
+            "Mailbox is locked by another POP3 session",
+        ));
+    }
+    let view = MailboxView::open(&inbox, &dir.join("INBOX"), false).map_err(|e| {
+        Reply::err(
+            Some(RespCode::SysTemp),
+            format!("cannot open the maildrop: {e}"),
+        )
+    })?;
+    Ok(Maildrop {
+        view,
+        index: dir.join("INBOX"),
+        _lock: lock,
     })
-    .await
-    .unwrap_or_else(|_| Err(Reply::err(Some(RespCode::SysTemp), "internal error")))
 }

@@ -248,6 +248,8 @@ pub struct MasterConfig {
     pub users: crate::mda::users::UserBase,
     /// `mydestination`, to strip `@domain` from logins.
     pub local_domains: Vec<String>,
+    /// The configuration file, passed to per-user session processes.
+    pub config_file: Option<PathBuf>,
 }
 
 impl MasterConfig {
@@ -529,4 +531,141 @@ pub fn parse_ack(line: &str) -> Outcome {
         "perm" => Outcome::Permanent(text.to_owned()),
         _ => Outcome::Temporary(if text.is_empty() { line } else { text }.to_owned()),
     }
+}
+
+/// The channel over which the network-facing process asks the master for a per-user POP3
+/// or IMAP session process and receives its socket (SCM_RIGHTS): request `PROTO USER\n`,
+/// answer one byte `O` with the descriptor, or `E` and an error line.
+pub struct SessionSpawner {
+    sock: std::sync::Mutex<std::os::unix::net::UnixStream>,
+}
+
+impl SessionSpawner {
+    /// The child's end of the channel.
+    pub fn new(sock: std::os::unix::net::UnixStream) -> SessionSpawner {
+        SessionSpawner {
+            sock: std::sync::Mutex::new(sock),
+        }
+    }
+
+    /// Asks for a `proto` (`pop3`/`imap`) session running as `user`; the socket to it.
+    /// Blocking (call on a blocking thread).
+    pub fn request(&self, proto: &str, user: &str) -> io::Result<std::os::unix::net::UnixStream> {
+        use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+        use std::io::Write;
+        if !plausible_user(user) || !matches!(proto, "pop3" | "imap") {
+            return Err(io::Error::other("bad session request"));
+        }
+        let mut sock = self.sock.lock().unwrap_or_else(|e| e.into_inner());
+        sock.write_all(format!("{proto} {user}\n").as_bytes())?;
+        let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+        let mut control = RecvAncillaryBuffer::new(&mut space);
+        let mut byte = [0u8; 256];
+        let got = rustix::net::recvmsg(
+            &*sock,
+            &mut [io::IoSliceMut::new(&mut byte)],
+            &mut control,
+            RecvFlags::CMSG_CLOEXEC,
+        )?;
+        let mut fd = None;
+        for msg in control.drain() {
+            if let RecvAncillaryMessage::ScmRights(mut fds) = msg {
+                fd = fds.next();
+            }
+        }
+        match (byte.first(), fd) {
+            (Some(b'O'), Some(fd)) if got.bytes > 0 => Ok(std::os::unix::net::UnixStream::from(fd)),
+            _ => Err(io::Error::other(
+                String::from_utf8_lossy(&byte[1..got.bytes.max(1)])
+                    .trim()
+                    .to_owned(),
+            )),
+        }
+    }
+}
+
+/// The master's side: answers session requests until the channel closes. Runs on a
+/// thread of its own.
+pub fn serve_sessions(sock: std::os::unix::net::UnixStream, cfg: MasterConfig) {
+    use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
+    use std::io::BufRead;
+    use std::os::fd::AsFd;
+    let Ok(reader) = sock.try_clone() else { return };
+    for line in std::io::BufReader::new(reader).lines() {
+        let Ok(line) = line else { return };
+        let (proto, user) = line.split_once(' ').unwrap_or(("", ""));
+        let reply = spawn_session(&cfg, proto, user);
+        let sent = match &reply {
+            Ok(theirs) => {
+                let fds = [theirs.as_fd()];
+                let mut space =
+                    [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+                let mut control = SendAncillaryBuffer::new(&mut space);
+                control.push(SendAncillaryMessage::ScmRights(&fds));
+                rustix::net::sendmsg(
+                    &sock,
+                    &[io::IoSlice::new(b"O")],
+                    &mut control,
+                    SendFlags::empty(),
+                )
+                .map(drop)
+            }
+            Err(e) => {
+                let text = format!("E{}\n", one_line(&e.to_string()));
+                rustix::net::sendmsg(
+                    &sock,
+                    &[io::IoSlice::new(text.as_bytes())],
+                    &mut SendAncillaryBuffer::default(),
+                    SendFlags::empty(),
+                )
+                .map(drop)
+            }
+        };
+        if sent.is_err() {
+            return;
+        }
+    }
+}
+
+/// Starts `rmail serve-session --proto PROTO` as system user `user` on one end of a new
+/// socket pair; returns the other end.
+fn spawn_session(
+    cfg: &MasterConfig,
+    proto: &str,
+    user: &str,
+) -> io::Result<std::os::unix::net::UnixStream> {
+    if !plausible_user(user) || !matches!(proto, "pop3" | "imap") {
+        return Err(io::Error::other("bad session request"));
+    }
+    let (uid, gid, home) =
+        account(user).ok_or_else(|| io::Error::other(format!("no such user {user}")))?;
+    if uid == 0 {
+        return Err(io::Error::other("no POP3/IMAP sessions as root"));
+    }
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
+    let mut cmd = std::process::Command::new(&cfg.exe);
+    use std::os::unix::process::CommandExt;
+    cmd.arg("serve-session")
+        .arg("--proto")
+        .arg(proto)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", &home)
+        .env("USER", user)
+        .env("LOGNAME", user)
+        .stdin(std::process::Stdio::from(std::os::fd::OwnedFd::from(
+            theirs,
+        )))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .uid(uid)
+        .gid(gid);
+    if let Some(c) = &cfg.config_file {
+        cmd.arg("-c").arg(c);
+    }
+    let mut child = cmd.spawn()?;
+    std::thread::spawn(move || {
+        let _ = child.wait();
+    });
+    Ok(ours)
 }

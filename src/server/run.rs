@@ -386,6 +386,9 @@ pub fn serve(loaded: Loaded, daemon: bool) -> Result<(), StartError> {
         // The privilege split: the parent keeps root for per-user delivery.
         let (parent_end, child_end) = std::os::unix::net::UnixStream::pair()
             .map_err(|e| StartError::System(format!("cannot create a socket pair: {e}")))?;
+        // A second channel for per-user POP3/IMAP session processes (descriptor passing).
+        let (sessions_parent, sessions_child) = std::os::unix::net::UnixStream::pair()
+            .map_err(|e| StartError::System(format!("cannot create a socket pair: {e}")))?;
         // SAFETY: no threads exist yet (no runtime has been built); fork is safe here.
         let pid = unsafe { libc::fork() };
         if pid < 0 {
@@ -396,6 +399,7 @@ pub fn serve(loaded: Loaded, daemon: bool) -> Result<(), StartError> {
         }
         if pid > 0 {
             drop(child_end);
+            drop(sessions_child);
             drop(listeners);
             let mcfg = MasterConfig {
                 exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe")),
@@ -408,7 +412,10 @@ pub fn serve(loaded: Loaded, daemon: bool) -> Result<(), StartError> {
                 size_limit: c.mailbox_size_limit,
                 users: user_base(c),
                 local_domains: lower(&c.mydestination),
+                config_file: loaded.file.clone(),
             };
+            let scfg = mcfg.clone();
+            std::thread::spawn(move || privsep::serve_sessions(sessions_parent, scfg));
             forward_signals_to(pid);
             let r = privsep::run_master(parent_end, mcfg);
             let mut status = 0;
@@ -434,11 +441,12 @@ pub fn serve(loaded: Loaded, daemon: bool) -> Result<(), StartError> {
             return Ok(());
         }
         drop(parent_end);
+        drop(sessions_parent);
         if uid != 0 {
             privsep::drop_privileges(uid, gid)
                 .map_err(|e| StartError::System(format!("cannot drop privileges: {e}")))?;
         }
-        let r = run_child(c, listeners, tls, Some(child_end));
+        let r = run_child(c, listeners, tls, Some((child_end, sessions_child)));
         // The child must never return into main's code paths as if it were the master.
         if let Err(e) = &r {
             log::error("master", &format!("fatal: {e}"));
@@ -606,7 +614,10 @@ fn run_child(
     c: &Config,
     listeners: Vec<(Proto, SocketAddr, std::net::TcpListener)>,
     tls: Option<tokio_native_tls::TlsAcceptor>,
-    master: Option<std::os::unix::net::UnixStream>,
+    master: Option<(
+        std::os::unix::net::UnixStream,
+        std::os::unix::net::UnixStream,
+    )>,
 ) -> Result<(), StartError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -614,11 +625,15 @@ fn run_child(
         .build()
         .map_err(|e| StartError::System(format!("cannot start the runtime: {e}")))?;
     rt.block_on(async move {
-        let link = match master {
-            Some(s) => Some(
-                MasterLink::start(s).map_err(|e| StartError::System(format!("master link: {e}")))?,
+        let (link, sessions) = match master {
+            Some((s, sessions)) => (
+                Some(
+                    MasterLink::start(s)
+                        .map_err(|e| StartError::System(format!("master link: {e}")))?,
+                ),
+                Some(Arc::new(privsep::SessionSpawner::new(sessions))),
             ),
-            None => None,
+            None => (None, None),
         };
         let router_check = router(c);
         if router_check.check("postmaster", true, false).is_err() {
@@ -668,6 +683,7 @@ fn run_child(
             index_dir: c.data_directory.join("index"),
             timeout: Duration::from_secs(600),
             shutdown: stop_rx.clone(),
+            sessions: sessions.clone(),
         });
         let imap = Arc::new(super::imapd::ImapShared {
             delivery: delivery.clone(),
@@ -678,6 +694,7 @@ fn run_child(
             virtual_base: c.virtual_mailbox_base.clone(),
             timeout: Duration::from_secs(30 * 60),
             shutdown: stop_rx.clone(),
+            sessions: sessions.clone(),
         });
         let shared = Arc::new(SmtpShared::new(
             delivery.clone(),

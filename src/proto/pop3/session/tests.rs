@@ -264,11 +264,17 @@ fn hand_over_and_resume() {
     assert_eq!(out.action, Some(Action::OpenMaildrop { user: "u".into() }));
     let h = s.hand_over().expect("an open is outstanding");
     assert!(s.is_closed());
-    assert_eq!((h.user.as_str(), h.pending.as_slice()), ("u", &b"STAT\r\n"[..]));
+    assert_eq!(
+        (h.user.as_str(), h.pending.as_slice()),
+        ("u", &b"STAT\r\n"[..])
+    );
     let mut p = Params::new();
     p.plaintext_auth = true;
     let mut r = Session::resume(p, h);
     let out = r.maildrop_opened(Ok(messages(2)));
-    assert_eq!(text(&out), "+OK maildrop has 2 messages (20 octets)\r\n+OK 2 20\r\n");
+    assert_eq!(
+        text(&out),
+        "+OK maildrop has 2 messages (20 octets)\r\n+OK 2 20\r\n"
+    );
     assert!(session().hand_over().is_none());
 }
