@@ -7,6 +7,7 @@ mod conformance;
 mod docs;
 mod fixtures_parse;
 mod golden;
+mod mailstore;
 mod reader;
 mod send;
 mod serve;
