@@ -393,6 +393,40 @@ impl Mbox {
         Ok(unquote(&raw[fl..]))
     }
 
+    /// [`Mbox::read_message`], and the bytes must still be message `i` of the snapshot:
+    /// the same `From_` line and `Message-ID` as scanned. A long-lived reader (an IMAP or
+    /// POP3 session) uses this so that a rewrite by another program (messages removed, the
+    /// others moved) can never make it serve one message's bytes for another's: a message of
+    /// the same length at the old offset is caught here, as kind `InvalidData` ("changed by
+    /// another program").
+    pub fn read_message_checked(&self, i: usize) -> io::Result<Vec<u8>> {
+        let raw = self.read_raw(i)?;
+        let m = &self.messages[i];
+        let fl = (m.from_line_len as usize).min(raw.len());
+        let same_from = self.field(i, Field::FromLine).is_none_or(|want| {
+            let got = raw[..fl].strip_prefix(b"From ").unwrap_or(&raw[..fl]);
+            let got = got.trim_ascii_end();
+            // The scanner keeps at most a field's worth of the line.
+            got.get(..want.len().min(got.len())) == Some(want.trim_ascii_end())
+                || got == want.trim_ascii_end()
+        });
+        let head_end = memchr::memmem::find(&raw[fl..], b"\n\n").map_or(raw.len(), |e| fl + e + 1);
+        let id = crate::message::header::split_fields(&raw[fl..head_end])
+            .into_iter()
+            .find(|f| f.name.eq_ignore_ascii_case("message-id"))
+            .map_or(0, |f| super::scan::msgid_hash(&f.value));
+        if !same_from || id != m.msgid_hash {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "mailbox {} was changed by another program; reopen it",
+                    self.path.display()
+                ),
+            ));
+        }
+        Ok(unquote(&raw[fl..]))
+    }
+
     /// The header of message `i` as stored: from the `From_` line through the blank line that
     /// ends the header (or the whole message when it has no blank line), read in pieces of
     /// 64 KiB until the blank line is found, so a large body is not read. Errors as

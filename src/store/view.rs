@@ -244,7 +244,7 @@ impl MailboxView {
     pub fn message(&self, i: usize) -> io::Result<Vec<u8>> {
         let _ = &self.msgs[i];
         match &self.mbox {
-            Some(mb) => Ok(flags::served(&mb.read_message(i)?)),
+            Some(mb) => Ok(flags::served(&mb.read_message_checked(i)?)),
             None => Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!(
@@ -539,18 +539,21 @@ impl MailboxView {
                 continue;
             };
             kept[p] = true;
-            let mut m = old[p].clone();
-            let pending = keep_pending && m.pending();
-            if !pending && (m.info.flags, &m.info.keywords) != (d.header.flags, &d.header.keywords)
-            {
-                ch.flags_changed.push(msgs.len());
-            }
-            if !pending {
+            let before = &old[p];
+            let m = if keep_pending && before.pending() {
+                // Our unwritten changes win where we made them; the rest follows the disk.
+                three_way(before, d.header)
+            } else {
+                let mut m = before.clone();
                 m.info.flags = d.header.flags;
                 m.info.keywords = d.header.keywords.clone();
                 m.old = d.header.old;
+                m.disk = d.header;
+                m
+            };
+            if (m.info.flags, &m.info.keywords) != (before.info.flags, &before.info.keywords) {
+                ch.flags_changed.push(msgs.len());
             }
-            m.disk = d.header;
             msgs.push(m);
         }
         ch.expunged = (0..old.len()).rev().filter(|&i| !kept[i]).collect();
@@ -594,17 +597,39 @@ fn new_msg(d: Disk) -> Msg {
     }
 }
 
-/// `disk` (a fresh scan) as view messages, with the wishes of `old` carried over by UID.
+/// `disk` (a fresh scan) as view messages, with the wishes of `old` carried over by UID —
+/// only the wishes: what this session did not change takes the disk's new state, so a flag
+/// another program wrote meanwhile (the reader, another IMAP or POP3 session) survives our
+/// write-back ([`three_way`]).
 fn carry_over(old: &[Msg], disk: Vec<Disk>) -> Vec<Msg> {
     disk.into_iter()
         .map(|d| match old.binary_search_by_key(&d.uid, |m| m.info.uid) {
-            Ok(p) => Msg {
-                disk: d.header,
-                ..old[p].clone()
-            },
+            Ok(p) => three_way(&old[p], d.header),
             Err(_) => new_msg(d),
         })
         .collect()
+}
+
+/// Merges this session's `m` with `theirs`, the flags now on disk, against `m.disk` (what
+/// the session last saw there): each flag and the keyword list take our value where we
+/// changed it and theirs elsewhere; `O` (old) is kept when either side set it.
+fn three_way(m: &Msg, theirs: HeaderFlags) -> Msg {
+    let (ours, base) = (m.info.flags, m.disk.flags);
+    let pick = |o: bool, b: bool, t: bool| if o != b { o } else { t };
+    let mut out = m.clone();
+    out.info.flags = Flags {
+        seen: pick(ours.seen, base.seen, theirs.flags.seen),
+        answered: pick(ours.answered, base.answered, theirs.flags.answered),
+        flagged: pick(ours.flagged, base.flagged, theirs.flags.flagged),
+        deleted: pick(ours.deleted, base.deleted, theirs.flags.deleted),
+        draft: pick(ours.draft, base.draft, theirs.flags.draft),
+    };
+    if m.info.keywords == m.disk.keywords {
+        out.info.keywords = theirs.keywords.clone();
+    }
+    out.old = m.old || theirs.old;
+    out.disk = theirs;
+    out
 }
 
 /// The write-back plan for `msgs`: delete the UIDs in `gone` (sorted), rewrite the changed
