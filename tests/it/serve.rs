@@ -582,6 +582,22 @@ fn relay_retry_and_bounce_through_a_second_server() {
     let mut b = Serve::start(dir_b.path(), "", &[("mydestination", "b.example")]);
     let port_b = b.port("smtp");
     b.stop();
+    // Hold B's port while B is "down" (a listener that hangs up at once: a transient
+    // failure for A), so that no other test's server can take the port meanwhile.
+    let down = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let blocker = {
+        let l = std::net::TcpListener::bind(("127.0.0.1", port_b)).expect("B's port");
+        l.set_nonblocking(true).unwrap();
+        let down = down.clone();
+        std::thread::spawn(move || {
+            while down.load(std::sync::atomic::Ordering::SeqCst) {
+                match l.accept() {
+                    Ok((c, _)) => drop(c),
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        })
+    };
     let dir_a = tempfile::tempdir().unwrap();
     let relay = format!("[127.0.0.1]:{port_b}");
     let a = Serve::start(
@@ -596,6 +612,8 @@ fn relay_retry_and_bounce_through_a_second_server() {
     assert!(ok, "{out}");
     assert!(a.wait_log("status=deferred", 10), "{}", a.log());
     // B comes back on the same port; A's runner retries within the back-off (1–2 s).
+    down.store(false, std::sync::atomic::Ordering::SeqCst);
+    blocker.join().unwrap();
     let b_port = port_b.to_string();
     let listen = format!("127.0.0.1:{b_port}");
     let b2 = Serve::start(dir_b.path(), "", &[("mydestination", "b.example"), ("smtp_listen", &listen)]);
