@@ -1169,3 +1169,76 @@ fn pop3_and_imap_sessions_run_as_the_user() {
     // Root gets no session at all.
     assert!(spawner.request("imap", "root").is_err());
 }
+
+const IMAPLIB_ALL: &str = r#"
+import imaplib, smtplib, sys, base64
+smtp, imap = int(sys.argv[1]), int(sys.argv[2])
+def check(c, what):
+    if not c:
+        print("FAILED:", what); sys.exit(1)
+s = smtplib.SMTP("127.0.0.1", smtp)
+for i in range(3):
+    s.sendmail("x@example.org", ["alice@localhost"], b"Subject: all %d\r\n\r\nbody %d\r\n" % (i, i))
+s.quit()
+M = imaplib.IMAP4("127.0.0.1", imap)
+check("LOGINDISABLED" not in M.capabilities, "loopback may log in in cleartext")
+# AUTHENTICATE PLAIN with SASL-IR.
+typ, d = M.authenticate("PLAIN", lambda _: b"\0alice\0alicepass")
+check(typ == "OK", "AUTHENTICATE PLAIN: %r" % d)
+typ, d = M.xatom("ID", '("name" "imaplib")')
+check(typ == "OK" and b"rmail" in b" ".join(x for x in M.untagged_responses.get("ID", []) if x), "ID: %r %r" % (d, M.untagged_responses.get("ID")))
+typ, d = M.namespace()
+check(typ == "OK" and d[0].startswith(b'(("" "/"))'), "NAMESPACE: %r" % d)
+typ, d = M.enable("UTF8=ACCEPT") if hasattr(M, "enable") else ("OK", [])
+check(typ == "OK", "ENABLE: %r" % d)
+check(M.create("Work/Projects")[0] == "OK", "CREATE nested")
+check(M.rename("Work/Projects", "Work/Done")[0] == "OK", "RENAME")
+typ, d = M.list('""', "Work/*")
+check(typ == "OK" and b"Work/Done" in b" ".join(d), "LIST pattern: %r" % d)
+check(M.subscribe("Work/Done")[0] == "OK", "SUBSCRIBE")
+typ, d = M.lsub('""', "*")
+check(b"Work/Done" in b" ".join(x for x in d if x), "LSUB: %r" % d)
+check(M.unsubscribe("Work/Done")[0] == "OK", "UNSUBSCRIBE")
+typ, d = M.select("INBOX", readonly=True)
+check(typ == "OK" and d[0] == b"3", "EXAMINE: %r" % d)
+typ, d = M.fetch("1", "(BODY[TEXT])")
+typ2, d2 = M.fetch("1", "(FLAGS)")
+check(b"\\Seen" not in d2[0], "EXAMINE never sets \\Seen: %r" % d2)
+typ, d = M._simple_command("UNSELECT")
+check(typ == "OK", "UNSELECT: %r" % d)
+M.select("INBOX")
+check(M.check()[0] == "OK", "CHECK")
+typ, d = M.uid("MOVE", "1", "Work/Done")
+check(typ == "OK", "UID MOVE: %r" % d)
+typ, d = M.uid("SEARCH", None, "ALL")
+check(len(d[0].split()) == 2, "after MOVE: %r" % d)
+typ, d = M.uid("STORE", d[0].split()[0], "+FLAGS.SILENT", "(\\Deleted)")
+check(typ == "OK", "UID STORE: %r" % d)
+typ, d = M.uid("EXPUNGE", "1:*")
+check(typ == "OK", "UID EXPUNGE: %r" % d)
+typ, d = M.status("Work/Done", "(MESSAGES)")
+check(b"MESSAGES 1" in d[0], "moved message: %r" % d)
+check(M.delete("Work/Done")[0] == "OK", "DELETE")
+typ, d = M.delete("INBOX")
+check(typ == "NO", "DELETE INBOX refused: %r" % d)
+typ, d = M.select("Nope")
+check(typ == "NO", "SELECT missing: %r" % d)
+M.logout()
+print("ok")
+"#;
+
+/// Issue 5: imaplib drives the remaining commands and extensions — AUTHENTICATE PLAIN
+/// (SASL-IR), ID, NAMESPACE, ENABLE, CREATE/RENAME/DELETE of nested folders, LIST patterns,
+/// SUBSCRIBE/LSUB/UNSUBSCRIBE, EXAMINE (no \Seen), UNSELECT, CHECK, UID MOVE, UID STORE,
+/// UID EXPUNGE, STATUS, refusals.
+#[test]
+fn imap_every_command_with_imaplib() {
+    if !peers() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let s = Serve::start(dir.path(), "", &[("imap_listen", "127.0.0.1:0")]);
+    let (ok, out) = python(IMAPLIB_ALL, &[s.port("smtp").to_string(), s.port("imap").to_string()]);
+    assert!(ok, "{out}\n{}", s.log());
+    assert_eq!(from_lines(&s.mailbox("alice")), 1, "{}", s.mailbox("alice"));
+}
