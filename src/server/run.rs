@@ -265,6 +265,13 @@ pub fn serve(loaded: Loaded, daemon: bool) -> Result<(), StartError> {
     let c = &loaded.config;
     let root = privsep::is_root();
     let nofile = privsep::raise_nofile();
+    // Password hashes (argon2id, yescrypt) take ~19 MiB each while they run; glibc keeps
+    // freed heap in per-thread arenas, so a few hundred logins would pin gigabytes. Large
+    // blocks from mmap go back to the system at once.
+    // SAFETY: mallopt before any thread exists; it only tunes the allocator.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
     // mail_owner: who runs everything that parses network input.
     let owner = if root {
         let (uid, gid, _) = privsep::account(&c.mail_owner).ok_or_else(|| {

@@ -338,6 +338,10 @@ pub(crate) async fn check_auth(
     if !authzid.is_empty() && authzid != authcid {
         return None;
     }
+    // Password hashing is deliberately expensive (CPU and ~19 MiB each): at most two at a
+    // time (the machine's cores), so a burst of logins queues instead of exhausting memory.
+    static SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+    let _slot = SLOTS.acquire().await.ok()?;
     match backend {
         AuthBackend::Master(link) => link.authenticate(authcid, password).await,
         AuthBackend::Local {
