@@ -104,3 +104,34 @@ pub async fn relay_to_session(
     let _ = tokio::io::copy_bidirectional(&mut conn, &mut sock).await;
     let _ = conn.shutdown().await;
 }
+
+/// What one read from the client gave.
+pub enum Read {
+    /// This many bytes arrived (more than zero).
+    Data(usize),
+    /// The client closed the connection or the read failed.
+    Closed,
+    /// Nothing arrived within the time allowed.
+    Timeout,
+    /// The server is shutting down.
+    Shutdown,
+}
+
+/// Reads from `conn` into `buf`, waiting at most `limit`, and gives up when `shutdown`
+/// turns true — the read every connection loop does.
+pub async fn read(
+    conn: &mut Box<dyn Stream>,
+    buf: &mut [u8],
+    limit: Duration,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+) -> Read {
+    use tokio::io::AsyncReadExt;
+    tokio::select! {
+        r = tokio::time::timeout(limit, conn.read(buf)) => match r {
+            Ok(Ok(0)) | Ok(Err(_)) => Read::Closed,
+            Ok(Ok(n)) => Read::Data(n),
+            Err(_) => Read::Timeout,
+        },
+        _ = shutdown.changed() => Read::Shutdown,
+    }
+}

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, TimeZone};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 use crate::proto::imap::{
     Action, Changes, Flags, Folder, MailStore, MailboxInfo, MessageInfo, Output, Params, Session,
@@ -30,7 +30,7 @@ use crate::proto::imap::{
 };
 use crate::store::view::{self, MailboxView, ViewError};
 
-use super::conn::{client_ip, login, start_tls};
+use super::conn::{client_ip, login, start_tls, Read};
 use super::deliver::Delivery;
 use super::log;
 use super::smtpd::{AuthBackend, Stream};
@@ -91,20 +91,19 @@ pub async fn handle(
         } else {
             shared.timeout
         };
-        let read = tokio::select! {
-            r = tokio::time::timeout(idle_tick, conn.read(&mut buf)) => r,
-            _ = shutdown.changed() => {
-                let out = session.shutting_down();
+        let mut out = match super::conn::read(&mut conn, &mut buf, idle_tick, &mut shutdown).await {
+            Read::Data(n) => tokio::task::block_in_place(|| session.feed(&buf[..n])),
+            Read::Closed => break,
+            Read::Timeout if session.is_idling() => {
+                tokio::task::block_in_place(|| session.poll_changes())
+            }
+            Read::Timeout => {
+                let out = session.idle_timeout();
                 let _ = conn.write_all(&out.write).await;
                 break;
             }
-        };
-        let mut out = match read {
-            Ok(Ok(0)) | Ok(Err(_)) => break,
-            Ok(Ok(n)) => tokio::task::block_in_place(|| session.feed(&buf[..n])),
-            Err(_) if session.is_idling() => tokio::task::block_in_place(|| session.poll_changes()),
-            Err(_) => {
-                let out = session.idle_timeout();
+            Read::Shutdown => {
+                let out = session.shutting_down();
                 let _ = conn.write_all(&out.write).await;
                 break;
             }

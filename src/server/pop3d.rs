@@ -22,12 +22,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 use crate::proto::pop3::{Action, MsgInfo, Output, Params, Reply, RespCode, Session};
 use crate::store::view::MailboxView;
 
-use super::conn::{client_ip, login, start_tls};
+use super::conn::{client_ip, login, start_tls, Read};
 use super::deliver::Delivery;
 use super::log;
 use super::smtpd::{AuthBackend, Stream};
@@ -94,23 +94,18 @@ pub async fn handle(
     let mut buf = vec![0u8; 8192];
     let mut shutdown = shared.shutdown.clone();
     'conn: loop {
-        let n = tokio::select! {
-            r = tokio::time::timeout(shared.timeout, conn.read(&mut buf)) => match r {
-                Ok(Ok(n)) => n,
-                Ok(Err(_)) => break,
-                Err(_) => {
-                    let _ = conn.write_all(&session.idle_timeout().to_bytes()).await;
-                    break;
-                }
-            },
-            _ = shutdown.changed() => {
+        let n = match super::conn::read(&mut conn, &mut buf, shared.timeout, &mut shutdown).await {
+            Read::Data(n) => n,
+            Read::Closed => break,
+            Read::Timeout => {
+                let _ = conn.write_all(&session.idle_timeout().to_bytes()).await;
+                break;
+            }
+            Read::Shutdown => {
                 let _ = conn.write_all(&session.shutting_down().to_bytes()).await;
                 break;
             }
         };
-        if n == 0 {
-            break;
-        }
         let mut out = session.feed(&buf[..n]);
         loop {
             let Output { write, action } = out;

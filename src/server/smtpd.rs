@@ -233,24 +233,19 @@ pub async fn handle(
     let mut shutdown = shared.shutdown.clone();
     let mut tls_desc: Option<String> = implicit.then(|| "TLS".to_owned());
     loop {
-        let n = tokio::select! {
-            r = tokio::time::timeout(shared.timeout, conn.read(&mut buf)) => match r {
-                Ok(Ok(n)) => n,
-                Ok(Err(_)) => break,
-                Err(_) => {
-                    let _ = conn.write_all(&session.idle_timeout().to_bytes()).await;
-                    log::info("smtpd", &format!("timeout after inactivity from [{ip}]"));
-                    break;
-                }
-            },
-            _ = shutdown.changed() => {
+        let n = match super::conn::read(&mut conn, &mut buf, shared.timeout, &mut shutdown).await {
+            super::conn::Read::Data(n) => n,
+            super::conn::Read::Closed => break,
+            super::conn::Read::Timeout => {
+                let _ = conn.write_all(&session.idle_timeout().to_bytes()).await;
+                log::info("smtpd", &format!("timeout after inactivity from [{ip}]"));
+                break;
+            }
+            super::conn::Read::Shutdown => {
                 let _ = conn.write_all(&session.shutting_down().to_bytes()).await;
                 break;
             }
         };
-        if n == 0 {
-            break;
-        }
         let mut out = session.feed(&buf[..n], &mut policy);
         // Drive actions until the session wants more input.
         let mut close = false;
