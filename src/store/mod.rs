@@ -11,6 +11,7 @@ pub(crate) mod critical;
 pub mod flags;
 pub mod from_line;
 pub mod lock;
+pub mod maildir_view;
 pub mod mbox;
 mod rewrite;
 mod scan;
