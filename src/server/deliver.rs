@@ -371,13 +371,18 @@ impl Delivery {
         }
     }
 
-    /// The INBOX of `user` as POP3 and IMAP serve it: the spool mbox (system users:
-    /// `home_mailbox` when it names an mbox). `None` for Maildir layouts (not served yet).
-    pub fn inbox_of(&self, user: &User) -> Option<PathBuf> {
+    /// The INBOX of `user` as POP3 and IMAP serve it — where local delivery writes: the
+    /// spool mbox, or `home_mailbox` (a path ending in `/` is a Maildir: for virtual users
+    /// `virtual_mailbox_base/USER/Maildir/`).
+    pub fn inbox_of(&self, user: &User) -> PathBuf {
         match (&user.kind, &self.cfg.home_mailbox) {
-            (_, HomeMailbox::Maildir(_)) => None,
-            (UserKind::System { home, .. }, _) => Some(self.mailbox_of_system(&user.name, home)),
-            (UserKind::Virtual, _) => Some(self.cfg.spool_dir.join(&user.name)),
+            (UserKind::System { home, .. }, _) => self.mailbox_of_system(&user.name, home),
+            (UserKind::Virtual, HomeMailbox::Maildir(_)) => {
+                let mut s = self.cfg.virtual_base.join(&user.name).into_os_string();
+                s.push("/Maildir/");
+                PathBuf::from(s)
+            }
+            (UserKind::Virtual, _) => self.cfg.spool_dir.join(&user.name),
         }
     }
 

@@ -28,7 +28,9 @@ use crate::proto::imap::{
     Action, Changes, Flags, Folder, MailStore, MailboxInfo, MessageInfo, Output, Params, Session,
     StatusInfo, StoreError,
 };
-use crate::store::view::{self, MailboxView, ViewError};
+use crate::store::view::{self, ViewError};
+
+use super::mailbox::View;
 
 use super::conn::{client_ip, login, start_tls, Read};
 use super::deliver::Delivery;
@@ -174,11 +176,7 @@ fn open_store(shared: &ImapShared, user: &str) -> Result<Box<dyn MailStore>, Sto
         }
         crate::mda::users::UserKind::Virtual => shared.virtual_base.join(&u.name),
     };
-    let Some(inbox) = shared.delivery.inbox_of(&u) else {
-        return Err(StoreError::Unavailable(
-            "Maildir INBOXes are not served yet".into(),
-        ));
-    };
+    let inbox = shared.delivery.inbox_of(&u);
     Ok(Box::new(UserStore::new(
         inbox,
         folders,
@@ -299,6 +297,8 @@ impl UserStore {
                         .map(|(_, u)| (*u).to_owned()),
                     name: full,
                 }),
+                // A Maildir (the INBOX of `home_mailbox = Maildir/`) is not a folder tree.
+                Ok(t) if t.is_dir() && e.path().join("cur").is_dir() => {}
                 Ok(t) if t.is_dir() && prefix.matches('/').count() < 16 => {
                     self.collect(&e.path(), &format!("{full}/"), out)
                 }
@@ -400,7 +400,7 @@ impl MailStore for UserStore {
         if !name.eq_ignore_ascii_case("INBOX") && !p.is_file() {
             return Err(StoreError::NonExistent);
         }
-        let mut v = MailboxView::open(&p, &self.index_of(name), read_only).map_err(view_error)?;
+        let mut v = View::open(&p, &self.index_of(name), read_only).map_err(view_error)?;
         if !read_only {
             v.clear_recent();
         }
@@ -412,7 +412,7 @@ impl MailStore for UserStore {
         if !name.eq_ignore_ascii_case("INBOX") && !p.is_file() {
             return Err(StoreError::NonExistent);
         }
-        let v = MailboxView::open(&p, &self.index_of(name), true).map_err(view_error)?;
+        let v = View::open(&p, &self.index_of(name), true).map_err(view_error)?;
         let mut s = StatusInfo {
             messages: v.len() as u32,
             uidnext: v.uidnext(),
@@ -443,7 +443,7 @@ impl MailStore for UserStore {
         if !name.eq_ignore_ascii_case("INBOX") && !p.is_file() {
             return Err(StoreError::NonExistent);
         }
-        MailboxView::append(
+        View::append(
             &p,
             &self.index_of(name),
             message,
@@ -475,27 +475,7 @@ fn changes(c: view::Changes) -> Changes {
 }
 
 /// A selected folder (the view and its index path).
-struct ViewFolder(MailboxView, PathBuf);
-
-/// Message `i` of `view`; when another program rewrote the mbox since the view's last
-/// refresh (a POP3 QUIT, the reader's write-back), the stored offsets are stale: the
-/// message is then found again by its UID in a fresh read-only view, without renumbering
-/// the session's own view (sequence numbers must not move mid-command, RFC 3501 §7.4.1).
-pub(crate) fn message_of(view: &MailboxView, index: &Path, i: usize) -> std::io::Result<Vec<u8>> {
-    match view.message(i) {
-        Ok(m) => Ok(m),
-        Err(first) => {
-            let uid = view.info(i).uid;
-            let fresh = MailboxView::open(view.path(), index, true)
-                .map_err(|e| std::io::Error::other(e.to_string()))?;
-            match fresh.seq_of_uid(uid) {
-                Some(j) => fresh.message(j),
-                // Gone: expunged by someone else.
-                None => Err(first),
-            }
-        }
-    }
-}
+struct ViewFolder(View, PathBuf);
 
 impl Folder for ViewFolder {
     fn uidvalidity(&self) -> u32 {
@@ -534,7 +514,7 @@ impl Folder for ViewFolder {
     }
 
     fn message(&self, i: usize) -> std::io::Result<Vec<u8>> {
-        message_of(&self.0, &self.1, i)
+        self.0.message(i, &self.1)
     }
 
     fn set_flags(&mut self, i: usize, flags: Flags, keywords: Vec<String>) {

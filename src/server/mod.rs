@@ -7,6 +7,7 @@ pub mod conn;
 pub mod deliver;
 pub mod imapd;
 pub mod log;
+pub mod mailbox;
 pub mod pop3d;
 pub mod privsep;
 pub mod relay;

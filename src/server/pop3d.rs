@@ -24,8 +24,8 @@ use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 
+use super::mailbox::View;
 use crate::proto::pop3::{Action, MsgInfo, Output, Params, Reply, RespCode, Session};
-use crate::store::view::MailboxView;
 
 use super::conn::{client_ip, login, start_tls, Read};
 use super::deliver::Delivery;
@@ -55,7 +55,7 @@ pub struct Pop3Shared {
 
 /// The open maildrop of an authenticated session.
 pub(crate) struct Maildrop {
-    pub(crate) view: MailboxView,
+    pub(crate) view: View,
     /// The view's side index (to find a message again after a rewrite by others).
     pub(crate) index: std::path::PathBuf,
     _lock: std::fs::File,
@@ -160,7 +160,7 @@ pub async fn handle(
                     let r = match maildrop.take() {
                         Some(m) => {
                             let (m, r) = tokio::task::spawn_blocking(move || {
-                                let r = super::imapd::message_of(&m.view, &m.index, index);
+                                let r = m.view.message(index, &m.index);
                                 (Some(m), r)
                             })
                             .await
@@ -248,11 +248,7 @@ async fn open_maildrop(shared: &Arc<Pop3Shared>, user: &str) -> Result<Maildrop,
             "POP3 for system users of a privilege-separated server is not available yet".into(),
         ));
     }
-    let Some(inbox) = shared.delivery.inbox_of(&u) else {
-        return Err(sys_perm(
-            "Maildir INBOXes are not served over POP3 yet".into(),
-        ));
-    };
+    let inbox = shared.delivery.inbox_of(&u);
     let dir = shared.index_dir.join(&u.name);
     tokio::task::spawn_blocking(move || open_maildrop_at(&inbox, &dir))
         .await
@@ -285,7 +281,7 @@ pub(crate) fn open_maildrop_at(
             "Mailbox is locked by another POP3 session",
         ));
     }
-    let view = MailboxView::open(&inbox, &dir.join("INBOX"), false).map_err(|e| {
+    let view = View::open(inbox, &dir.join("INBOX"), false).map_err(|e| {
         Reply::err(
             Some(RespCode::SysTemp),
             format!("cannot open the maildrop: {e}"),

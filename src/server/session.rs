@@ -70,9 +70,10 @@ pub fn run(proto: &str, config: Option<&Path>) -> i32 {
     let inbox = match &c.home_mailbox {
         crate::config::maincf::HomeMailbox::Spool => c.mail_spool_directory.join(&h.user),
         crate::config::maincf::HomeMailbox::Mbox(p) => home.join(p),
-        crate::config::maincf::HomeMailbox::Maildir(_) => {
-            eprintln!("rmail serve-session: Maildir INBOXes are not served yet");
-            return EX_CONFIG;
+        crate::config::maincf::HomeMailbox::Maildir(p) => {
+            let mut s = home.join(p).into_os_string();
+            s.push("/");
+            std::path::PathBuf::from(s)
         }
     };
     let index = match index_dir(&home, uid) {
@@ -240,7 +241,7 @@ fn pop3(
             }
             Some(Action::Fetch { index, .. }) => {
                 let r = match &maildrop {
-                    Some(m) => super::imapd::message_of(&m.view, &m.index, index).map_err(|e| {
+                    Some(m) => m.view.message(index, &m.index).map_err(|e| {
                         Reply::err(
                             Some(RespCode::SysTemp),
                             format!("cannot read the message: {e}"),

@@ -1242,3 +1242,60 @@ fn imap_every_command_with_imaplib() {
     assert!(ok, "{out}\n{}", s.log());
     assert_eq!(from_lines(&s.mailbox("alice")), 1, "{}", s.mailbox("alice"));
 }
+
+/// `home_mailbox = Maildir/`: POP3 and IMAP serve the Maildir INBOX that delivery writes;
+/// IMAP flags become the `:2,` suffix Python's `mailbox` reads, a POP3 DELE removes the
+/// file.
+#[test]
+fn maildir_inbox_over_imap_and_pop3() {
+    if !peers() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let s = Serve::start(
+        dir.path(),
+        "",
+        &[
+            ("home_mailbox", "Maildir/"),
+            ("imap_listen", "127.0.0.1:0"),
+            ("pop3_listen", "127.0.0.1:0"),
+        ],
+    );
+    let md = dir.path().join("data/mail/alice/Maildir");
+    let script = r#"
+import smtplib, imaplib, poplib, mailbox, sys
+smtp, imap, pop, md = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+s = smtplib.SMTP("127.0.0.1", smtp)
+for i in range(3):
+    s.sendmail("x@example.org", ["alice@localhost"], b"Subject: md %d\r\n\r\nbody %d\r\n" % (i, i))
+s.quit()
+M = imaplib.IMAP4("127.0.0.1", imap)
+M.login("alice", "alicepass")
+typ, d = M.select("INBOX")
+assert d[0] == b"3", d
+typ, d = M.fetch("2", "(BODY[])")
+assert b"body 1" in d[0][1], d
+typ, d = M.store("3", "+FLAGS", "(\\Flagged)")
+assert typ == "OK", d
+M.close(); M.logout()
+flags = sorted(m.get_flags() for m in mailbox.Maildir(md, create=False))
+assert flags == ["", "F", "S"], flags
+p = poplib.POP3("127.0.0.1", pop)
+p.user("alice"); p.pass_("alicepass")
+assert p.stat()[0] == 3
+p.dele(1); p.quit()
+left = sorted(m["subject"] for m in mailbox.Maildir(md, create=False))
+assert left == ["md 1", "md 2"], left
+print("ok")
+"#;
+    let (ok, out) = python(
+        script,
+        &[
+            s.port("smtp").to_string(),
+            s.port("imap").to_string(),
+            s.port("pop3").to_string(),
+            md.display().to_string(),
+        ],
+    );
+    assert!(ok, "{out}\n{}", s.log());
+}
