@@ -196,6 +196,7 @@ pub(super) fn fetch_one(
     i: usize,
     items: &[Item],
     writable: bool,
+    rev2: bool,
     out: &mut Vec<u8>,
 ) -> Result<bool, std::io::Error> {
     let mut info = folder.info(i);
@@ -228,7 +229,8 @@ pub(super) fn fetch_one(
         match it {
             Item::Flags => {
                 out.extend_from_slice(b"FLAGS ");
-                out.extend_from_slice(flag_list(&info.flags, &info.keywords).as_bytes());
+                let flags = super::selected::shown(info.flags, rev2);
+                out.extend_from_slice(flag_list(&flags, &info.keywords).as_bytes());
             }
             Item::InternalDate => {
                 out.extend_from_slice(b"INTERNALDATE ");

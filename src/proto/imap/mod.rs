@@ -3,8 +3,17 @@
 //! STARTTLS and LOGINDISABLED (RFC 3501 §6.2.1, RFC 8314), AUTHENTICATE PLAIN (RFC 4616)
 //! with SASL-IR (RFC 4959), LITERAL+ (RFC 7888), IDLE (RFC 2177), UIDPLUS (RFC 4315),
 //! MOVE (RFC 6851), UNSELECT (RFC 3691), NAMESPACE (RFC 2342), ID (RFC 2971), ENABLE
-//! (RFC 5161, nothing to enable yet), CHILDREN (RFC 3348), SPECIAL-USE (RFC 6154),
-//! APPENDLIMIT (RFC 7889) and the response codes of RFC 5530.
+//! (RFC 5161), CHILDREN (RFC 3348), SPECIAL-USE (RFC 6154), APPENDLIMIT (RFC 7889),
+//! ESEARCH (RFC 4731: RETURN MIN MAX ALL COUNT) and the response codes of RFC 5530.
+//!
+//! IMAP4rev2 (RFC 9051) is advertised next to IMAP4rev1 and turned on by `ENABLE
+//! IMAP4rev2` (§6.3.1): from then on no `\Recent` flag and no RECENT responses (nor
+//! `[UNSEEN n]` or STATUS RECENT), SEARCH answers with ESEARCH, SELECT/EXAMINE send a LIST
+//! response for the mailbox and `OK [CLOSED]` when one was selected (§6.3.2), STATUS
+//! offers DELETED (§6.3.11), and mailbox names are UTF-8 (§5.1). IMAP4rev1 clients get
+//! and send names in modified UTF-7 (RFC 3501 §5.1.3, module `utf7`); the store's names
+//! are UTF-8. Not implemented: BINARY (RFC 3516, not advertised), STATUS SIZE (needs an
+//! imap-codec feature), LIST-EXTENDED/`\NonExistent`, SEARCH RETURN (SAVE).
 //!
 //! No sockets, clocks or threads. Mailboxes are reached through the [`MailStore`] and
 //! [`Folder`] traits (implemented by the server over `store::view`), whose calls are
@@ -65,6 +74,7 @@ mod search;
 mod selected;
 mod session;
 mod store;
+mod utf7;
 
 #[cfg(test)]
 mod golden;

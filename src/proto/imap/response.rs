@@ -149,9 +149,14 @@ pub(super) fn date_time(d: &DateTime<FixedOffset>) -> String {
     d.format("\"%d-%b-%Y %H:%M:%S %z\"").to_string()
 }
 
-/// A mailbox name as an IMAP string (quoted, or a literal when 8-bit).
-pub(super) fn mailbox(out: &mut Vec<u8>, name: &str) {
-    wire::write_string(out, name.as_bytes());
+/// A mailbox name as an IMAP string (quoted, or a literal when 8-bit): as UTF-8 for an
+/// IMAP4rev2 client (`utf8`, RFC 9051 §5.1), else in modified UTF-7 (RFC 3501 §5.1.3).
+pub(super) fn mailbox_for(out: &mut Vec<u8>, name: &str, utf8: bool) {
+    if utf8 {
+        wire::write_string(out, name.as_bytes());
+    } else {
+        wire::write_string(out, super::utf7::encode(name).as_bytes());
+    }
 }
 
 /// A UID list for COPYUID (RFC 4315 §3 `uid-set`), runs of consecutive UIDs as ranges,

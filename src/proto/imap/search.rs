@@ -160,3 +160,121 @@ impl SearchMessage for Probe<'_> {
         self.bytes()
     }
 }
+
+/// The RETURN options of an extended SEARCH (RFC 4731 §3.1, RFC 9051 §6.4.4): which
+/// ESEARCH data to send. `RETURN ()` means ALL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(super) struct ReturnOpts {
+    pub min: bool,
+    pub max: bool,
+    pub all: bool,
+    pub count: bool,
+}
+
+impl ReturnOpts {
+    /// ALL only: a rev2 SEARCH without RETURN, or `RETURN ()`.
+    pub fn all() -> ReturnOpts {
+        ReturnOpts {
+            all: true,
+            ..ReturnOpts::default()
+        }
+    }
+}
+
+/// Takes `SP "RETURN" SP "(" [opt *(SP opt)] ")"` off a `tag [UID] SEARCH RETURN (…) …`
+/// command (imap-codec 2.0.0-alpha.10 does not parse it): `None` when the command is not
+/// one, `Some(Err)` for unknown or malformed options (SAVE of RFC 5182 included: not
+/// offered), else the command without the RETURN clause and the options.
+pub(super) fn strip_return(cmd: &[u8]) -> Option<Result<(Vec<u8>, ReturnOpts), ()>> {
+    let sp = cmd.iter().position(|&b| b == b' ')?;
+    if !super::framer::valid_tag(&cmd[..sp]) {
+        return None;
+    }
+    let mut at = sp + 1;
+    let word = |at: usize, w: &[u8]| {
+        cmd.len() > at + w.len()
+            && cmd[at..at + w.len()].eq_ignore_ascii_case(w)
+            && cmd[at + w.len()] == b' '
+    };
+    if word(at, b"UID") {
+        at += 4;
+    }
+    if !word(at, b"SEARCH") {
+        return None;
+    }
+    at += 7;
+    if !word(at, b"RETURN") {
+        return None;
+    }
+    let keep = at; // the command up to and including `SEARCH `
+    at += 7;
+    if cmd.get(at) != Some(&b'(') {
+        return Some(Err(()));
+    }
+    let Some(close) = cmd[at..].iter().position(|&b| b == b')') else {
+        return Some(Err(()));
+    };
+    let inner = &cmd[at + 1..at + close];
+    let mut opts = ReturnOpts::default();
+    if inner.is_empty() {
+        opts = ReturnOpts::all();
+    } else {
+        for w in inner.split(|&b| b == b' ') {
+            let o = w.to_ascii_uppercase();
+            match &o[..] {
+                b"MIN" => opts.min = true,
+                b"MAX" => opts.max = true,
+                b"ALL" => opts.all = true,
+                b"COUNT" => opts.count = true,
+                _ => return Some(Err(())),
+            }
+        }
+    }
+    let rest = &cmd[at + close + 1..];
+    // The search program must follow after one space.
+    let Some(rest) = rest.strip_prefix(b" ") else {
+        return Some(Err(()));
+    };
+    let mut out = cmd[..keep].to_vec();
+    out.extend_from_slice(rest);
+    Some(Ok((out, opts)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn return_options() {
+        let (c, o) = strip_return(b"a1 UID SEARCH RETURN (MIN count) ALL\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(c, b"a1 UID SEARCH ALL\r\n");
+        assert!(o.min && o.count && !o.max && !o.all);
+        let (c, o) = strip_return(b"a SEARCH RETURN () CHARSET UTF-8 ALL")
+            .unwrap()
+            .unwrap();
+        assert_eq!(c, b"a SEARCH CHARSET UTF-8 ALL");
+        assert_eq!(o, ReturnOpts::all());
+        assert_eq!(strip_return(b"a SEARCH ALL"), None);
+        assert_eq!(strip_return(b"a FETCH RETURN (MIN) x"), None);
+        assert_eq!(strip_return(b"a SEARCH RETURN"), None);
+        // Hostile or malformed input.
+        for bad in [
+            &b"a SEARCH RETURN (SAVE) ALL"[..],
+            b"a SEARCH RETURN (MIN",
+            b"a SEARCH RETURN (MIN)",
+            b"a SEARCH RETURN (MIN)ALL",
+            b"a SEARCH RETURN MIN ALL",
+            b"a SEARCH RETURN (MIN  MAX) ALL",
+            b"a SEARCH RETURN (\xff) ALL",
+            b"a SEARCH RETURN ((MIN)) ALL",
+        ] {
+            assert_eq!(strip_return(bad), Some(Err(())), "{bad:?}");
+        }
+        assert_eq!(strip_return(b"+ SEARCH RETURN (MIN) ALL"), None);
+        assert_eq!(strip_return(b""), None);
+        assert_eq!(strip_return(b" "), None);
+        assert_eq!(strip_return(b"a UID"), None);
+    }
+}

@@ -1,7 +1,8 @@
 //! SELECT/EXAMINE and APPEND (RFC 3501 §6.3.1–2, §6.3.11) and the selected-state commands
 //! (§6.4: CHECK, CLOSE, EXPUNGE, SEARCH, FETCH, STORE, COPY, UID; RFC 3691 UNSELECT, RFC
 //! 4315 UID EXPUNGE, COPYUID and APPENDUID, RFC 6851 MOVE), and the untagged reports of
-//! mailbox changes (§7.3.1 EXISTS, §7.3.2 RECENT, §7.4.1 EXPUNGE, §7.4.2 FETCH FLAGS).
+//! mailbox changes (§7.3.1 EXISTS, §7.3.2 RECENT, §7.4.1 EXPUNGE, §7.4.2 FETCH FLAGS);
+//! with the IMAP4rev2 differences (RFC 9051 Appendix E) once it is enabled.
 
 use chrono::{DateTime, FixedOffset};
 use imap_types::command::CommandBody;
@@ -10,6 +11,8 @@ use imap_types::mailbox::Mailbox;
 use imap_types::sequence::SequenceSet as WireSet;
 
 use super::fetch;
+use super::list;
+use super::response;
 use super::response::{flag_list, uid_set, untagged, Tagged};
 use super::search::{self, Probe};
 use super::session::{bad_name, mailbox_name, not_valid, Selected, Session};
@@ -70,6 +73,45 @@ fn positions(folder: &dyn Folder, set: &WireSet, uid: bool) -> Result<Vec<usize>
     Ok(set.iter(max).map(|n| n as usize - 1).collect())
 }
 
+/// `flags` as a session shows them: no `\\Recent` for a rev2 client (RFC 9051 Appendix E).
+pub(super) fn shown(flags: Flags, rev2: bool) -> Flags {
+    Flags {
+        recent: flags.recent && !rev2,
+        ..flags
+    }
+}
+
+/// A line already starting with `* `, ended with CRLF.
+fn untagged_raw(out: &mut Vec<u8>, line: &str) {
+    out.extend_from_slice(line.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The ESEARCH response (RFC 4731 §3.2, RFC 9051 §7.3.4) for the ascending numbers
+/// `found`: MIN, MAX and ALL only when something matched, COUNT always when asked.
+pub(super) fn esearch(tag: &str, uid: bool, o: search::ReturnOpts, found: &[u32]) -> String {
+    // Tags never contain `"` or `\\` (RFC 3501 §9 `tag`), so quoting is plain.
+    let mut line = format!("* ESEARCH (TAG \"{tag}\")");
+    if uid {
+        line.push_str(" UID");
+    }
+    if let (Some(first), Some(last)) = (found.first(), found.last()) {
+        if o.min {
+            line.push_str(&format!(" MIN {first}"));
+        }
+        if o.max {
+            line.push_str(&format!(" MAX {last}"));
+        }
+        if o.all {
+            line.push_str(&format!(" ALL {}", uid_set(found)));
+        }
+    }
+    if o.count {
+        line.push_str(&format!(" COUNT {}", found.len()));
+    }
+    line
+}
+
 fn read_only() -> Tagged {
     Tagged::no("Mailbox is read-only.")
 }
@@ -83,15 +125,23 @@ impl Session {
         examine: bool,
         out: &mut Output,
     ) -> Tagged {
-        let Some(name) = mailbox_name(mailbox) else {
+        let Some(name) = mailbox_name(mailbox, self.rev2) else {
             return bad_name();
         };
+        let rev2 = self.rev2;
         let Some(a) = self.authed() else {
             return not_valid();
         };
         if let Some(mut old) = a.selected.take() {
             if old.dirty {
                 let _ = old.folder.sync(&[]);
+            }
+            if rev2 {
+                // RFC 9051 §6.3.2: the previous mailbox is closed before anything else.
+                untagged(
+                    &mut out.write,
+                    "OK [CLOSED] Previous mailbox is now closed.",
+                );
             }
         }
         let folder = match a.store.open(&name, examine) {
@@ -128,9 +178,31 @@ impl Session {
             );
         }
         untagged(w, &format!("{len} EXISTS"));
-        untagged(w, &format!("{recent} RECENT"));
-        if let Some(u) = unseen {
-            untagged(w, &format!("OK [UNSEEN {u}] First unseen."));
+        if rev2 {
+            // RFC 9051 §6.3.2: a LIST response for the mailbox instead of RECENT and
+            // UNSEEN (both gone from IMAP4rev2, Appendix E).
+            let boxes = a.store.list().unwrap_or_default();
+            let names: Vec<&str> = boxes.iter().map(|b| b.name.as_str()).collect();
+            let mut attrs = vec![if list::has_children(&name, &names) {
+                "\\HasChildren"
+            } else {
+                "\\HasNoChildren"
+            }];
+            if let Some(su) = boxes
+                .iter()
+                .find(|b| b.name == name)
+                .and_then(|b| b.special_use.as_deref())
+            {
+                attrs.push(su);
+            }
+            w.extend_from_slice(format!("* LIST ({}) \"/\" ", attrs.join(" ")).as_bytes());
+            response::mailbox_for(w, &name, true);
+            w.extend_from_slice(b"\r\n");
+        } else {
+            untagged(w, &format!("{recent} RECENT"));
+            if let Some(u) = unseen {
+                untagged(w, &format!("OK [UNSEEN {u}] First unseen."));
+            }
         }
         untagged(
             w,
@@ -161,7 +233,7 @@ impl Session {
         date: Option<DateTime<FixedOffset>>,
         message: &[u8],
     ) -> Tagged {
-        let Some(name) = mailbox_name(mailbox) else {
+        let Some(name) = mailbox_name(mailbox, self.rev2) else {
             return bad_name();
         };
         let Some((flags, keywords)) = flag_args(flags) else {
@@ -211,6 +283,7 @@ impl Session {
             );
             return;
         }
+        let rev2 = self.rev2;
         let Some(sel) = self.authed().and_then(|a| a.selected.as_mut()) else {
             return;
         };
@@ -226,7 +299,9 @@ impl Session {
                 .filter(|&i| sel.folder.info(i).flags.recent)
                 .count();
             untagged(w, &format!("{len} EXISTS"));
-            untagged(w, &format!("{recent} RECENT"));
+            if !rev2 {
+                untagged(w, &format!("{recent} RECENT"));
+            }
         }
         for &p in &ch.flags_changed {
             if p < sel.folder.len() {
@@ -236,7 +311,7 @@ impl Session {
                     &format!(
                         "{} FETCH (FLAGS {})",
                         p + 1,
-                        flag_list(&info.flags, &info.keywords)
+                        flag_list(&shown(info.flags, rev2), &info.keywords)
                     ),
                 );
             }
@@ -244,7 +319,12 @@ impl Session {
     }
 
     /// The commands of the selected state (RFC 3501 §6.4).
-    pub(super) fn selected_command(&mut self, body: CommandBody<'_>, out: &mut Output) -> Tagged {
+    pub(super) fn selected_command(
+        &mut self,
+        tag: &str,
+        body: CommandBody<'_>,
+        out: &mut Output,
+    ) -> Tagged {
         use CommandBody as C;
         let has_selection = self.authed().is_some_and(|a| a.selected.is_some());
         if !has_selection {
@@ -262,7 +342,7 @@ impl Session {
                 uid,
             } => {
                 let charset = charset.as_ref().map(|c| c.as_ref().to_string());
-                self.search(charset.as_deref(), criteria.as_ref(), uid, out)
+                self.search(charset.as_deref(), criteria.as_ref(), uid, tag, out)
             }
             C::Fetch {
                 sequence_set,
@@ -361,6 +441,7 @@ impl Session {
         charset: Option<&str>,
         criteria: &[imap_types::search::SearchKey<'_>],
         uid: bool,
+        tag: &str,
         out: &mut Output,
     ) -> Tagged {
         if search_string(b"", charset).is_err() {
@@ -377,6 +458,13 @@ impl Session {
                 return Tagged::no("Unsupported charset.").code("BADCHARSET (US-ASCII UTF-8)")
             }
         };
+        // RFC 9051 §6.4.4: a rev2 client always gets ESEARCH; RETURN (RFC 4731) asks
+        // for it in rev1 too.
+        let opts = match self.search_return.take() {
+            Some(o) => Some(o),
+            None if self.rev2 => Some(search::ReturnOpts::all()),
+            None => None,
+        };
         let Some(sel) = self.sel() else {
             return not_valid();
         };
@@ -387,16 +475,28 @@ impl Session {
         } else {
             folder.info(len - 1).uid
         };
-        let mut line = String::from("* SEARCH");
+        let mut found: Vec<u32> = Vec::new();
         for i in 0..len {
             let mut probe = Probe::new(folder, i, max_uid);
             if matches(&key, &mut probe) {
-                let n = if uid { probe.info.uid as usize } else { i + 1 };
-                line.push_str(&format!(" {n}"));
+                found.push(if uid {
+                    probe.info.uid
+                } else {
+                    u32::try_from(i + 1).unwrap_or(u32::MAX)
+                });
             }
         }
-        line.push_str("\r\n");
-        out.write.extend_from_slice(line.as_bytes());
+        let line = match opts {
+            None => {
+                let mut line = String::from("* SEARCH");
+                for n in &found {
+                    line.push_str(&format!(" {n}"));
+                }
+                line
+            }
+            Some(o) => esearch(tag, uid, o, &found),
+        };
+        untagged_raw(&mut out.write, &line);
         Tagged::ok("Search completed.")
     }
 
@@ -408,6 +508,7 @@ impl Session {
         uid: bool,
         out: &mut Output,
     ) -> Tagged {
+        let rev2 = self.rev2;
         let Some(sel) = self.sel() else {
             return not_valid();
         };
@@ -422,6 +523,7 @@ impl Session {
                 i,
                 items,
                 !sel.read_only,
+                rev2,
                 &mut out.write,
             ) {
                 Ok(changed) => sel.dirty |= changed,
@@ -448,6 +550,7 @@ impl Session {
         let Some((want, want_kw)) = flag_args(flags) else {
             return Tagged::bad("Invalid system flag.");
         };
+        let rev2 = self.rev2;
         let Some(sel) = self.sel() else {
             return not_valid();
         };
@@ -511,7 +614,7 @@ impl Session {
                     &format!(
                         "{} FETCH ({uid_part}FLAGS {})",
                         i + 1,
-                        flag_list(&now.flags, &now.keywords)
+                        flag_list(&shown(now.flags, rev2), &now.keywords)
                     ),
                 );
             }
@@ -529,7 +632,7 @@ impl Session {
         moving: bool,
         out: &mut Output,
     ) -> Tagged {
-        let Some(dest) = mailbox_name(mailbox) else {
+        let Some(dest) = mailbox_name(mailbox, self.rev2) else {
             return bad_name();
         };
         let Some(a) = self.authed() else {

@@ -14,6 +14,7 @@ use imap_types::status::StatusDataItemName;
 use super::framer::{self, Frame, Framer};
 use super::list;
 use super::response::{self, untagged, Status, Tagged};
+use super::search;
 use super::store::{Folder, MailStore, StoreError};
 use super::{Action, Output, Params, MAX_PENDING_INPUT};
 use crate::proto::smtp::sasl;
@@ -81,6 +82,12 @@ pub struct Session {
     pub(super) mode: Mode,
     /// BAD responses and failed logins so far.
     pub(super) errors: u32,
+    /// `ENABLE IMAP4rev2` was given (RFC 9051 §6.3.1): no `\Recent`/RECENT, ESEARCH
+    /// answers to SEARCH, `[CLOSED]`, a LIST response in SELECT, UTF-8 mailbox names.
+    pub(super) rev2: bool,
+    /// The RETURN options (RFC 4731) of the SEARCH being run, taken off its bytes before
+    /// decoding (imap-codec does not parse them).
+    pub(super) search_return: Option<search::ReturnOpts>,
 }
 
 /// Whether a tagged reply is a BAD (counted towards the error limit).
@@ -98,6 +105,8 @@ impl Session {
             state: State::NotAuthenticated,
             mode: Mode::Command,
             errors: 0,
+            rev2: false,
+            search_return: None,
         }
     }
 
@@ -344,6 +353,7 @@ impl Session {
     pub(super) fn capabilities(&self) -> String {
         let mut c = vec![
             "IMAP4rev1".to_string(),
+            "IMAP4rev2".into(),
             "LITERAL+".into(),
             "SASL-IR".into(),
             "ID".into(),
@@ -355,6 +365,7 @@ impl Session {
             "MOVE".into(),
             "CHILDREN".into(),
             "SPECIAL-USE".into(),
+            "ESEARCH".into(),
             format!("APPENDLIMIT={}", self.params.append_limit),
         ];
         if matches!(self.state, State::NotAuthenticated) {
@@ -426,6 +437,23 @@ impl Session {
 
     /// Decodes and runs one command.
     fn command(&mut self, bytes: &[u8], out: &mut Output) {
+        self.search_return = None;
+        let stripped;
+        let bytes = match search::strip_return(bytes) {
+            Some(Ok((rest, opts))) => {
+                stripped = rest;
+                self.search_return = Some(opts);
+                &stripped[..]
+            }
+            Some(Err(())) => {
+                // strip_return only matches a valid tag.
+                let tag = bytes.split(|&b| b == b' ').next().unwrap_or(b"*");
+                let tag = String::from_utf8_lossy(tag).into_owned();
+                self.finish(&tag, Tagged::bad("Invalid SEARCH RETURN options."), out);
+                return;
+            }
+            None => bytes,
+        };
         let cmd = match CommandCodec::default().decode(bytes) {
             Ok(([], cmd)) => cmd,
             _ => {
@@ -577,9 +605,17 @@ impl Session {
                 untagged(&mut out.write, "NAMESPACE ((\"\" \"/\")) NIL NIL");
                 Some(Tagged::ok("Namespace completed."))
             }
-            C::Enable { .. } => {
-                // RFC 5161 §3.2: nothing we know of is enabled.
-                untagged(&mut out.write, "ENABLED");
+            C::Enable { capabilities } => {
+                // RFC 5161 §3.2: only IMAP4rev2 (RFC 9051 §6.3.1) is known; the ENABLED
+                // response names what this command newly enabled.
+                let mut line = String::from("ENABLED");
+                for c in capabilities.as_ref() {
+                    if !self.rev2 && c.to_string().eq_ignore_ascii_case("IMAP4rev2") {
+                        self.rev2 = true;
+                        line.push_str(" IMAP4rev2");
+                    }
+                }
+                untagged(&mut out.write, &line);
                 Some(Tagged::ok("Enabled."))
             }
             C::Idle => {
@@ -599,7 +635,7 @@ impl Session {
             | C::Fetch { .. }
             | C::Store { .. }
             | C::Copy { .. }
-            | C::Move { .. } => Some(self.selected_command(body, out)),
+            | C::Move { .. } => Some(self.selected_command(tag, body, out)),
             _ => Some(Tagged::bad("Unknown command.")),
         }
     }
@@ -681,7 +717,7 @@ impl Session {
     }
 
     fn create(&mut self, mailbox: &Mailbox<'_>) -> Tagged {
-        let Some(name) = mailbox_name(mailbox) else {
+        let Some(name) = mailbox_name(mailbox, self.rev2) else {
             return bad_name();
         };
         let name = name.trim_end_matches(list::DELIMITER).to_string();
@@ -701,7 +737,7 @@ impl Session {
     }
 
     fn delete(&mut self, mailbox: &Mailbox<'_>) -> Tagged {
-        let Some(name) = mailbox_name(mailbox) else {
+        let Some(name) = mailbox_name(mailbox, self.rev2) else {
             return bad_name();
         };
         let Some(a) = self.authed() else {
@@ -720,7 +756,8 @@ impl Session {
     }
 
     fn rename(&mut self, from: &Mailbox<'_>, to: &Mailbox<'_>) -> Tagged {
-        let (Some(from), Some(to)) = (mailbox_name(from), mailbox_name(to)) else {
+        let (Some(from), Some(to)) = (mailbox_name(from, self.rev2), mailbox_name(to, self.rev2))
+        else {
             return bad_name();
         };
         let to = to.trim_end_matches(list::DELIMITER).to_string();
@@ -743,7 +780,7 @@ impl Session {
     }
 
     fn subscribe(&mut self, mailbox: &Mailbox<'_>, on: bool) -> Tagged {
-        let Some(name) = mailbox_name(mailbox) else {
+        let Some(name) = mailbox_name(mailbox, self.rev2) else {
             return bad_name();
         };
         let Some(a) = self.authed() else {
@@ -767,15 +804,16 @@ impl Session {
         let cmd = if lsub { "LSUB" } else { "LIST" };
         let reference = match reference {
             Mailbox::Inbox => Some("INBOX".to_string()),
-            Mailbox::Other(o) => String::from_utf8(o.as_ref().to_vec()).ok(),
+            Mailbox::Other(o) => wire_name(o.as_ref(), self.rev2),
         };
         let pat_bytes: &[u8] = match pattern {
             ListMailbox::Token(t) => t.as_ref(),
             ListMailbox::String(s) => s.as_ref(),
         };
-        let (Some(reference), Ok(pattern)) = (reference, std::str::from_utf8(pat_bytes)) else {
+        let (Some(reference), Some(pattern)) = (reference, wire_name(pat_bytes, self.rev2)) else {
             return bad_name();
         };
+        let pattern = pattern.as_str();
         let Some(a) = self.authed() else {
             return not_valid();
         };
@@ -824,7 +862,7 @@ impl Session {
         for (attrs, name) in lines {
             out.write
                 .extend_from_slice(format!("* {cmd} ({}) \"/\" ", attrs.join(" ")).as_bytes());
-            response::mailbox(&mut out.write, name);
+            response::mailbox_for(&mut out.write, name, self.rev2);
             out.write.extend_from_slice(b"\r\n");
         }
         Tagged::ok(format!("{} completed.", if lsub { "Lsub" } else { "List" }))
@@ -838,7 +876,7 @@ impl Session {
         items: &[StatusDataItemName],
         out: &mut Output,
     ) -> Tagged {
-        let Some(name) = mailbox_name(mailbox) else {
+        let Some(name) = mailbox_name(mailbox, self.rev2) else {
             return bad_name();
         };
         let Some(a) = self.authed() else {
@@ -854,6 +892,7 @@ impl Session {
                 return Tagged::ok("Status completed.");
             }
         }
+        let rev2 = self.rev2;
         let Some(a) = self.authed() else {
             return not_valid();
         };
@@ -861,11 +900,20 @@ impl Session {
             Ok(s) => s,
             Err(e) => return Tagged::store(&e, false),
         };
+        // DELETED (RFC 9051 §6.3.11) is counted on a read-only open, only when asked.
+        let mut deleted = 0;
+        if rev2 && items.contains(&StatusDataItemName::Deleted) {
+            match a.store.open(&name, true) {
+                Ok(f) => deleted = (0..f.len()).filter(|&i| f.info(i).flags.deleted).count(),
+                Err(e) => return Tagged::store(&e, false),
+            }
+        }
         let mut parts = Vec::new();
         for it in items {
             parts.push(match it {
                 StatusDataItemName::Messages => format!("MESSAGES {}", st.messages),
-                StatusDataItemName::Recent => format!("RECENT {}", st.recent),
+                StatusDataItemName::Recent if !rev2 => format!("RECENT {}", st.recent),
+                StatusDataItemName::Deleted if rev2 => format!("DELETED {deleted}"),
                 StatusDataItemName::UidNext => format!("UIDNEXT {}", st.uidnext),
                 StatusDataItemName::UidValidity => format!("UIDVALIDITY {}", st.uidvalidity),
                 StatusDataItemName::Unseen => format!("UNSEEN {}", st.unseen),
@@ -873,7 +921,7 @@ impl Session {
             });
         }
         out.write.extend_from_slice(b"* STATUS ");
-        response::mailbox(&mut out.write, &name);
+        response::mailbox_for(&mut out.write, &name, self.rev2);
         out.write
             .extend_from_slice(format!(" ({})\r\n", parts.join(" ")).as_bytes());
         Tagged::ok("Status completed.")
@@ -881,12 +929,13 @@ impl Session {
 }
 
 /// A mailbox argument as a name: `INBOX` (any case, also as the first level) spelled so;
-/// `None` when it is not UTF-8.
-pub(super) fn mailbox_name(m: &Mailbox<'_>) -> Option<String> {
+/// `None` when it is not UTF-8. See [`wire_name`] for modified UTF-7.
+pub(super) fn mailbox_name(m: &Mailbox<'_>, rev2: bool) -> Option<String> {
     match m {
         Mailbox::Inbox => Some("INBOX".into()),
         Mailbox::Other(o) => {
-            let s = std::str::from_utf8(o.as_ref()).ok()?;
+            let s = wire_name(o.as_ref(), rev2)?;
+            let s = s.as_str();
             if s.len() > 6 && s.is_char_boundary(6) && s[..6].eq_ignore_ascii_case("INBOX/") {
                 Some(format!("INBOX/{}", &s[6..]))
             } else {
@@ -894,6 +943,19 @@ pub(super) fn mailbox_name(m: &Mailbox<'_>) -> Option<String> {
             }
         }
     }
+}
+
+/// A name (or LIST pattern) as the client sent it, as the store's UTF-8: an IMAP4rev1
+/// client's modified UTF-7 (RFC 3501 §5.1.3) is decoded; a name that is not valid modified
+/// UTF-7 (`R&D`, or raw UTF-8 from a client ignoring the rule) is taken as it is, as before.
+/// An IMAP4rev2 client's name is UTF-8 already (RFC 9051 §5.1). `None` when not UTF-8.
+pub(super) fn wire_name(bytes: &[u8], rev2: bool) -> Option<String> {
+    if !rev2 && bytes.contains(&b'&') {
+        if let Some(s) = super::utf7::decode(bytes) {
+            return Some(s);
+        }
+    }
+    String::from_utf8(bytes.to_vec()).ok()
 }
 
 pub(super) fn bad_name() -> Tagged {

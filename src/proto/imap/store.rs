@@ -3,8 +3,8 @@
 //! mirror `store::view::MailboxView`, which the server implements them over; the session
 //! tests use an in-memory store.
 //!
-//! Mailbox names are the names as IMAP sends them (RFC 3501 §5.1: 7-bit, modified UTF-7 for
-//! international names, hierarchy delimiter `/`), `INBOX` always spelled so. Message
+//! Mailbox names are UTF-8 (the session converts IMAP4rev1's modified UTF-7, RFC 3501
+//! §5.1.3, both ways), hierarchy delimiter `/`, `INBOX` always spelled so. Message
 //! positions are 0-based (sequence number − 1).
 
 use std::io;

@@ -264,3 +264,104 @@ fn hand_over_and_resume() {
     // Nothing to hand over outside a pending login.
     assert!(Session::new(Params::new()).hand_over().is_none());
 }
+
+#[test]
+fn rev2_and_search_return_soup_never_panics() {
+    const WORDS: &[&[u8]] = &[
+        b"a",
+        b"UID",
+        b"SEARCH",
+        b"RETURN",
+        b"(MIN",
+        b"MAX)",
+        b"(",
+        b")",
+        b"()",
+        b"COUNT",
+        b"ALL",
+        b"SAVE",
+        b"MIN",
+        b"CHARSET",
+        b"UTF-8",
+        b"ENABLE",
+        b"IMAP4rev2",
+        b"imap4REV2",
+        b"SELECT",
+        b"EXAMINE",
+        b"STATUS",
+        b"(DELETED RECENT MESSAGES)",
+        b"LIST",
+        b"CREATE",
+        b"\"\"",
+        b"*",
+        b"INBOX",
+        b"&",
+        b"&-",
+        b"&ZeV",
+        b"&ZeVnLIqe-",
+        b"&2D0-",
+        b"\"&AP",
+        b"{3}",
+        b"{2+}",
+        b"\xc3\xbc",
+        b"\xff",
+        b"1:*",
+        b"FETCH",
+        b"(FLAGS)",
+        b"STORE",
+        b"+FLAGS",
+        b"(\\Seen)",
+        b"NOOP",
+        b"\r\n",
+        b" ",
+    ];
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    for round in 0..300 {
+        let mem = mem_with(3);
+        let mut s = selected(&mem);
+        let mut input = Vec::new();
+        if round % 2 == 0 {
+            input.extend_from_slice(b"e ENABLE IMAP4rev2\r\n");
+        }
+        for _ in 0..rng.below(200) {
+            input.extend_from_slice(WORDS[rng.below(WORDS.len())]);
+            if rng.below(3) == 0 {
+                input.push(b' ');
+            }
+        }
+        let mut fed = 0;
+        while fed < input.len() {
+            let n = 1 + rng.below(40);
+            let end = (fed + n).min(input.len());
+            let out = s.feed(&input[fed..end]);
+            fed = end;
+            assert!(out.write.len() < 1 << 20, "round {round}");
+            match out.action {
+                Some(Action::Close) | None => {}
+                Some(other) => panic!("round {round}: unexpected {other:?}"),
+            }
+        }
+        if round % 2 == 0 {
+            // After ENABLE IMAP4rev2 nothing reports \Recent or RECENT.
+            let out = s.feed(b"z1 FETCH 1:* (FLAGS)\r\nz2 NOOP\r\n");
+            let t = text(&out);
+            assert!(!t.contains("Recent") && !t.contains("RECENT"), "{t}");
+        }
+    }
+}
+
+#[test]
+fn enable_rev2_changes_search_and_flags() {
+    let mem = mem_with(3);
+    let mut s = selected(&mem);
+    let t = text(&s.feed(b"a SEARCH ALL\r\nb FETCH 1 (FLAGS)\r\n"));
+    assert!(t.contains("* SEARCH 1 2 3\r\n"), "{t}");
+    let t =
+        text(&s.feed(b"c ENABLE IMAP4rev2\r\nd SEARCH ALL\r\ne UID SEARCH RETURN (COUNT) 9\r\n"));
+    assert!(t.contains("* ENABLED IMAP4rev2\r\n"), "{t}");
+    assert!(t.contains("* ESEARCH (TAG \"d\") ALL 1:3\r\n"), "{t}");
+    assert!(t.contains("* ESEARCH (TAG \"e\") UID COUNT 0\r\n"), "{t}");
+    // A bad RETURN is answered with the command's tag, once.
+    let t = text(&s.feed(b"f SEARCH RETURN (MIN MIN ALL\r\n"));
+    assert_eq!(t, "f BAD Invalid SEARCH RETURN options.\r\n");
+}
