@@ -37,6 +37,15 @@ pub(super) enum Item {
         partial: Option<(u32, u32)>,
         peek: bool,
     },
+    /// `BINARY[part]<partial>` (RFC 3516 §4.2, RFC 9051 §6.4.5): the part's content with
+    /// its Content-Transfer-Encoding undone.
+    Binary {
+        part: Vec<u32>,
+        partial: Option<(u32, u32)>,
+        peek: bool,
+    },
+    /// `BINARY.SIZE[part]`: the size of that content.
+    BinarySize(Vec<u32>),
 }
 
 impl Item {
@@ -52,13 +61,16 @@ impl Item {
     fn sets_seen(&self) -> bool {
         matches!(
             self,
-            Item::Rfc822 | Item::Rfc822Text | Item::Body { peek: false, .. }
+            Item::Rfc822
+                | Item::Rfc822Text
+                | Item::Body { peek: false, .. }
+                | Item::Binary { peek: false, .. }
         )
     }
 }
 
 /// The items asked for, macros expanded (RFC 3501 §6.4.5), with UID added first for UID
-/// FETCH. `None` for items we do not offer (BINARY: not advertised).
+/// FETCH. `None` for items we do not offer.
 pub(super) fn items(req: &MacroOrMessageDataItemNames<'_>, uid: bool) -> Option<Vec<Item>> {
     let mut v = match req {
         MacroOrMessageDataItemNames::Macro(m) => {
@@ -105,8 +117,67 @@ fn item(name: &Name<'_>) -> Option<Item> {
                 peek: *peek,
             }
         }
+        Name::Binary {
+            section,
+            partial,
+            peek,
+        } => Item::Binary {
+            part: section.iter().map(|n| n.get()).collect(),
+            partial: partial.map(|(a, b)| (a, b.get())),
+            peek: *peek,
+        },
+        Name::BinarySize { section } => Item::BinarySize(section.iter().map(|n| n.get()).collect()),
+        #[allow(unreachable_patterns)]
         _ => return None,
     })
+}
+
+/// Why a FETCH of one message failed.
+#[derive(Debug)]
+pub(super) enum FetchError {
+    /// The message could not be read.
+    Io,
+    /// BINARY of a part whose Content-Transfer-Encoding we cannot undo: `NO [UNKNOWN-CTE]`
+    /// (RFC 3516 §4.3).
+    UnknownCte,
+}
+
+/// `BINARY[part]` data (RFC 3516 §4.2): `BINARY[]` is the whole message; a part's body
+/// (CRLF form) with base64 or quoted-printable decoded; 7bit, 8bit, binary or no
+/// encoding as it is. `Ok(None)`: no such part; `Err(())`: an unknown encoding.
+pub(super) fn binary_section(msg: &[u8], path: &[u32]) -> Result<Option<Vec<u8>>, ()> {
+    use crate::message::imap::{section, to_crlf, tree};
+    if path.is_empty() {
+        return Ok(Some(to_crlf(msg)));
+    }
+    let root = tree::parse(msg);
+    let Some(part) = section::find(&root, path) else {
+        return Ok(None);
+    };
+    let body = to_crlf(part.body(msg));
+    let cte = part
+        .mime_field("Content-Transfer-Encoding")
+        .map(|v| {
+            let v = crate::message::header::unfold(v);
+            let v = String::from_utf8_lossy(&v).to_ascii_lowercase();
+            v.split(|c: char| c.is_ascii_whitespace() || c == '(' || c == ';')
+                .find(|w| !w.is_empty())
+                .unwrap_or("")
+                .to_string()
+        })
+        .unwrap_or_default();
+    match cte.as_str() {
+        "" | "7bit" | "8bit" | "binary" => Ok(Some(body)),
+        "base64" => Ok(Some(crate::message::mime::decode_base64(&body))),
+        "quoted-printable" => Ok(Some(crate::message::mime::decode_qp(&body))),
+        _ => Err(()),
+    }
+}
+
+/// The label of a BINARY item: `BINARY[1.2]`.
+fn binary_label(name: &str, part: &[u32]) -> String {
+    let p: Vec<String> = part.iter().map(u32::to_string).collect();
+    format!("{name}[{}]", p.join("."))
 }
 
 /// A section as ours, and its text as written back in the response (RFC 3501 §7.4.2:
@@ -182,6 +253,15 @@ fn field_names(list: &[Vec<u8>]) -> String {
         .join(" ")
 }
 
+/// Appends `data` as a literal8 (`~{n}`, RFC 3516 §4.2) when it holds NUL, else as a
+/// literal.
+fn literal8(out: &mut Vec<u8>, data: &[u8]) {
+    if data.contains(&0) {
+        out.push(b'~');
+    }
+    literal(out, data);
+}
+
 /// Appends `data` as a literal.
 fn literal(out: &mut Vec<u8>, data: &[u8]) {
     out.extend_from_slice(format!("{{{}}}\r\n", data.len()).as_bytes());
@@ -190,7 +270,7 @@ fn literal(out: &mut Vec<u8>, data: &[u8]) {
 
 /// Writes the FETCH response for message `i` (0-based); sets `\Seen` when an item asks for
 /// it and `writable`. Returns whether flags were changed, or `Err` when the message bytes
-/// could not be read (nothing is written then).
+/// could not be read or a BINARY part's encoding is unknown (nothing is written then).
 pub(super) fn fetch_one(
     folder: &mut dyn Folder,
     i: usize,
@@ -198,13 +278,21 @@ pub(super) fn fetch_one(
     writable: bool,
     rev2: bool,
     out: &mut Vec<u8>,
-) -> Result<bool, std::io::Error> {
+) -> Result<bool, FetchError> {
     let mut info = folder.info(i);
     let bytes = if items.iter().any(Item::needs_bytes) {
-        Some(folder.message(i)?)
+        Some(folder.message(i).map_err(|_| FetchError::Io)?)
     } else {
         None
     };
+    // BINARY data first, so that an unknown encoding writes nothing.
+    let mut binaries: Vec<Option<Vec<u8>>> = Vec::new();
+    for it in items {
+        if let (Item::Binary { part, .. } | Item::BinarySize(part), Some(b)) = (it, &bytes) {
+            binaries.push(binary_section(b, part).map_err(|()| FetchError::UnknownCte)?);
+        }
+    }
+    let mut binaries = binaries.into_iter();
     let mut changed = false;
     let mut items: Vec<&Item> = items.iter().collect();
     if writable && !info.flags.seen && items.iter().any(|it| it.sets_seen()) {
@@ -289,8 +377,63 @@ pub(super) fn fetch_one(
                     },
                 }
             }
+            Item::Binary {
+                part, partial: cut, ..
+            } => {
+                out.extend_from_slice(binary_label("BINARY", part).as_bytes());
+                if let Some((start, _)) = cut {
+                    out.extend_from_slice(format!("<{start}>").as_bytes());
+                }
+                out.push(b' ');
+                match binaries.next().flatten() {
+                    None => out.extend_from_slice(b"NIL"),
+                    Some(d) => match cut {
+                        Some((start, count)) => {
+                            literal8(out, partial(&d, u64::from(*start), u64::from(*count)))
+                        }
+                        None => literal8(out, &d),
+                    },
+                }
+            }
+            Item::BinarySize(part) => {
+                let n = binaries.next().flatten().map_or(0, |d| d.len());
+                out.extend_from_slice(
+                    format!("{} {n}", binary_label("BINARY.SIZE", part)).as_bytes(),
+                );
+            }
         }
     }
     out.extend_from_slice(b")\r\n");
     Ok(changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_sections_hostile() {
+        let msg = b"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Transfer-Encoding: base64 (c)\n\n!!!A\n--b\nContent-Transfer-Encoding: quoted-printable\n\n=\n=ZZ=4\n--b\nContent-Transfer-Encoding: \n\nx\n--b\nContent-Transfer-Encoding: 8bit; x\n\n\xff\n--b--\n";
+        assert_eq!(binary_section(msg, &[1]), Ok(Some(Vec::new())));
+        assert_eq!(binary_section(msg, &[2]), Ok(Some(b"=ZZ=4".to_vec())));
+        assert_eq!(binary_section(msg, &[3]), Ok(Some(b"x".to_vec())));
+        assert_eq!(binary_section(msg, &[4]), Ok(Some(b"\xff".to_vec())));
+        assert_eq!(binary_section(msg, &[5]), Ok(None));
+        assert_eq!(binary_section(msg, &[u32::MAX, u32::MAX]), Ok(None));
+        assert_eq!(binary_section(msg, &[1; 200]), Ok(None));
+        assert_eq!(binary_section(b"", &[1]), Ok(Some(Vec::new())));
+        assert_eq!(
+            binary_section(
+                b"MIME-Version: 1.0\nContent-Transfer-Encoding: gzip\n\nx",
+                &[1]
+            ),
+            Err(())
+        );
+        // Deep nesting is bounded by the MIME parser.
+        let mut deep = Vec::new();
+        for _ in 0..5000 {
+            deep.extend_from_slice(b"Content-Type: message/rfc822\n\n");
+        }
+        let _ = binary_section(&deep, &[1; 5000]);
+    }
 }

@@ -171,11 +171,25 @@ impl Framer {
             self.tag = tag;
             self.append = append;
         }
+        let announce = announced(line);
         if !self.skipping {
-            self.msg.extend_from_slice(line);
+            match (announce, line.strip_suffix(b"+}")) {
+                // A non-synchronizing literal8 `~{n+}` (RFC 7888 with RFC 3516): imap-codec
+                // only parses `~{n}`, and synchronizing is the framer's business anyway.
+                (Some((_, false)), Some(head))
+                    if head
+                        .iter()
+                        .rposition(|&b| b == b'{')
+                        .is_some_and(|o| o > 0 && head[o - 1] == b'~') =>
+                {
+                    self.msg.extend_from_slice(head);
+                    self.msg.push(b'}');
+                }
+                _ => self.msg.extend_from_slice(line),
+            }
             self.msg.extend_from_slice(b"\r\n");
         }
-        let Some((len, sync)) = announced(line) else {
+        let Some((len, sync)) = announce else {
             return Some(self.finish());
         };
         let cap = if self.append {
@@ -330,5 +344,29 @@ mod tests {
         assert_eq!(announced(b"x {12+}"), Some((12, false)));
         assert!(!valid_tag(b"a+b"));
         assert!(valid_tag(b"A001"));
+    }
+
+    #[test]
+    fn nonsync_literal8_is_rewritten() {
+        let mut f = Framer::new();
+        f.push(b"a APPEND INBOX ~{3+}\r\nx\x00y\r\nb X {2+}\r\nab ~{1+}\r\n");
+        match f.next(100) {
+            Frame::Command(c) => assert_eq!(c, b"a APPEND INBOX ~{3}\r\nx\x00y\r\n"),
+            _ => panic!("no command"),
+        }
+        // Only literal8 is rewritten; `~` elsewhere, or a plain literal, stays.
+        f.push(b"\x01\r\nc X ~{+}\r\nd X ~\r\n");
+        match f.next(100) {
+            Frame::Command(c) => assert_eq!(c, b"b X {2+}\r\nab ~{1}\r\n\x01\r\n"),
+            _ => panic!("no command"),
+        }
+        match f.next(100) {
+            Frame::Command(c) => assert_eq!(c, b"c X ~{+}\r\n"),
+            _ => panic!("no command"),
+        }
+        match f.next(100) {
+            Frame::Command(c) => assert_eq!(c, b"d X ~\r\n"),
+            _ => panic!("no command"),
+        }
     }
 }

@@ -12,8 +12,9 @@
 //! response for the mailbox and `OK [CLOSED]` when one was selected (§6.3.2), STATUS
 //! offers DELETED (§6.3.11), and mailbox names are UTF-8 (§5.1). IMAP4rev1 clients get
 //! and send names in modified UTF-7 (RFC 3501 §5.1.3, module `utf7`); the store's names
-//! are UTF-8. Not implemented: BINARY (RFC 3516, not advertised), STATUS SIZE (needs an
-//! imap-codec feature), LIST-EXTENDED/`\NonExistent`, SEARCH RETURN (SAVE).
+//! are UTF-8. BINARY (RFC 3516: FETCH BINARY[part], BINARY.PEEK, BINARY.SIZE, literal8
+//! in APPEND) is offered in both modes. Not implemented: STATUS SIZE (needs an imap-codec
+//! feature), LIST-EXTENDED/`\NonExistent`, SEARCH RETURN (SAVE).
 //!
 //! No sockets, clocks or threads. Mailboxes are reached through the [`MailStore`] and
 //! [`Folder`] traits (implemented by the server over `store::view`), whose calls are

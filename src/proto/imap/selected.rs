@@ -517,6 +517,7 @@ impl Session {
             Err(t) => return t,
         };
         let mut failed = false;
+        let mut unknown_cte = false;
         for i in list {
             match fetch::fetch_one(
                 sel.folder.as_mut(),
@@ -527,10 +528,13 @@ impl Session {
                 &mut out.write,
             ) {
                 Ok(changed) => sel.dirty |= changed,
-                Err(_) => failed = true,
+                Err(fetch::FetchError::UnknownCte) => unknown_cte = true,
+                Err(fetch::FetchError::Io) => failed = true,
             }
         }
-        if failed {
+        if unknown_cte {
+            Tagged::no("Unknown Content-Transfer-Encoding.").code("UNKNOWN-CTE")
+        } else if failed {
             Tagged::no("Some messages could not be fetched.").code("UNAVAILABLE")
         } else {
             Tagged::ok("Fetch completed.")

@@ -366,6 +366,7 @@ impl Session {
             "CHILDREN".into(),
             "SPECIAL-USE".into(),
             "ESEARCH".into(),
+            "BINARY".into(),
             format!("APPENDLIMIT={}", self.params.append_limit),
         ];
         if matches!(self.state, State::NotAuthenticated) {
