@@ -1224,13 +1224,25 @@ check(typ == "NO", "DELETE INBOX refused: %r" % d)
 typ, d = M.select("Nope")
 check(typ == "NO", "SELECT missing: %r" % d)
 M.logout()
+# IMAP4rev2 (RFC 9051) through ENABLE: no RECENT, SEARCH answered with ESEARCH.
+M = imaplib.IMAP4("127.0.0.1", imap)
+check("IMAP4REV2" in M.capabilities, "IMAP4rev2 advertised: %r" % (M.capabilities,))
+M.login("alice", "alicepass")
+typ, d = M.enable("IMAP4rev2")
+check(typ == "OK", "ENABLE IMAP4rev2: %r" % d)
+M.untagged_responses.clear()
+M.select("INBOX")
+check("RECENT" not in M.untagged_responses, "no RECENT in rev2: %r" % M.untagged_responses)
+typ, d = M.uid("SEARCH", None, "ALL")
+check(typ == "OK" and M.untagged_responses.get("ESEARCH"), "ESEARCH: %r %r" % (d, M.untagged_responses))
+M.logout()
 print("ok")
 "#;
 
 /// Issue 5: imaplib drives the remaining commands and extensions — AUTHENTICATE PLAIN
 /// (SASL-IR), ID, NAMESPACE, ENABLE, CREATE/RENAME/DELETE of nested folders, LIST patterns,
 /// SUBSCRIBE/LSUB/UNSUBSCRIBE, EXAMINE (no \Seen), UNSELECT, CHECK, UID MOVE, UID STORE,
-/// UID EXPUNGE, STATUS, refusals.
+/// UID EXPUNGE, STATUS, refusals; IMAP4rev2 through ENABLE (no RECENT, ESEARCH).
 #[test]
 fn imap_every_command_with_imaplib() {
     if !peers() {
