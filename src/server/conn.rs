@@ -135,3 +135,16 @@ pub async fn read(
         _ = shutdown.changed() => Read::Shutdown,
     }
 }
+
+/// A client-supplied name fit for a log line: at most 64 characters, controls shown as `?`.
+pub fn log_name(name: &str) -> String {
+    let mut s: String = name
+        .chars()
+        .take(64)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    if name.chars().count() > 64 {
+        s.push('…');
+    }
+    s
+}

@@ -57,6 +57,8 @@ pub struct ImapShared {
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// Per-user session processes (privilege separation).
     pub sessions: Option<Arc<super::privsep::SessionSpawner>>,
+    /// `message_size_limit`: the largest APPEND (0: the core's default cap).
+    pub append_limit: u64,
 }
 
 /// Serves one IMAP connection; `implicit` for IMAPS (993).
@@ -80,6 +82,9 @@ pub async fn handle(
     params.tls_active = implicit;
     params.plaintext_auth = ip.is_loopback() || !shared.disable_plaintext_auth;
     params.version = env!("CARGO_PKG_VERSION").to_owned();
+    if shared.append_limit > 0 {
+        params.append_limit = shared.append_limit;
+    }
     let mut session = Session::new(params);
     if conn.write_all(&session.greeting()).await.is_err() {
         return;
@@ -442,6 +447,18 @@ impl MailStore for UserStore {
         let p = self.path(name)?;
         if !name.eq_ignore_ascii_case("INBOX") && !p.is_file() {
             return Err(StoreError::NonExistent);
+        }
+        // Every mbox reader must split the file the same way: no empty message, and the
+        // message starts with a header field (as Dovecot refuses empty APPENDs).
+        let first = message.split(|&b| b == b'\n').next().unwrap_or(b"");
+        let header_like = first
+            .iter()
+            .position(|&b| b == b':')
+            .is_some_and(|c| c > 0 && first[..c].iter().all(|b| b.is_ascii_graphic()));
+        if message.is_empty() || !header_like {
+            return Err(StoreError::Cannot(
+                "the message must start with a header field".into(),
+            ));
         }
         View::append(
             &p,

@@ -13,8 +13,9 @@ use crate::store::view::{Changes, MailboxView, MessageInfo, ViewError};
 /// A mailbox view of either format.
 #[derive(Debug)]
 pub enum View {
-    /// An mbox file.
-    Mbox(MailboxView),
+    /// An mbox file, and a fresh read-only view made when another program rewrote the file
+    /// (see [`View::message`]).
+    Mbox(MailboxView, std::sync::Mutex<Option<MailboxView>>),
     /// A Maildir directory.
     Maildir(MaildirView),
 }
@@ -27,7 +28,7 @@ pub fn is_maildir(path: &Path) -> bool {
 macro_rules! both {
     ($self:expr, $v:ident => $e:expr) => {
         match $self {
-            View::Mbox($v) => $e,
+            View::Mbox($v, _) => $e,
             View::Maildir($v) => $e,
         }
     };
@@ -39,7 +40,7 @@ impl View {
         if is_maildir(path) {
             MaildirView::open(path, index, read_only).map(View::Maildir)
         } else {
-            MailboxView::open(path, index, read_only).map(View::Mbox)
+            MailboxView::open(path, index, read_only).map(|v| View::Mbox(v, Default::default()))
         }
     }
 
@@ -111,32 +112,57 @@ impl View {
 
     /// What other programs changed.
     pub fn refresh(&mut self) -> Result<Changes, ViewError> {
+        self.drop_fresh();
         both!(self, v => v.refresh())
     }
 
     /// Writes flags, removes `expunge`.
     pub fn sync(&mut self, expunge: &[usize]) -> Result<Changes, ViewError> {
+        self.drop_fresh();
         both!(self, v => v.sync(expunge))
+    }
+
+    /// Forgets the fresh view kept by [`View::message`] (the view itself is current now).
+    fn drop_fresh(&mut self) {
+        if let View::Mbox(_, fresh) = self {
+            *fresh.get_mut().unwrap_or_else(|e| e.into_inner()) = None;
+        }
     }
 
     /// Message `i`'s bytes (LF line ends). For an mbox that another program rewrote since
     /// the last refresh, the message is found again by its UID in a fresh read-only view
-    /// (`index` is the side index), without renumbering this view (sequence numbers must
+    /// (`index` is the side index), kept for the following messages (one rescan per
+    /// rewrite, not one per message), without renumbering this view (sequence numbers must
     /// not move mid-command, RFC 3501 §7.4.1); a Maildir view follows renames itself.
     pub fn message(&self, i: usize, index: &Path) -> io::Result<Vec<u8>> {
         match self {
             View::Maildir(v) => v.message(i),
-            View::Mbox(v) => match v.message(i) {
+            View::Mbox(v, fresh) => match v.message(i) {
                 Ok(m) => Ok(m),
                 Err(first) => {
                     let uid = v.info(i).uid;
-                    let fresh = MailboxView::open(v.path(), index, true)
-                        .map_err(|e| io::Error::other(e.to_string()))?;
-                    match fresh.seq_of_uid(uid) {
-                        Some(j) => fresh.message(j),
-                        // Gone: expunged by someone else.
-                        None => Err(first),
+                    let mut cached = fresh.lock().unwrap_or_else(|e| e.into_inner());
+                    // The cached view first; a new one when it is missing or stale too.
+                    for attempt in 0..2 {
+                        if cached.is_none() || attempt == 1 {
+                            *cached = Some(
+                                MailboxView::open(v.path(), index, true)
+                                    .map_err(|e| io::Error::other(e.to_string()))?,
+                            );
+                        }
+                        let Some(f) = cached.as_ref() else { break };
+                        match f.seq_of_uid(uid) {
+                            Some(j) => match f.message(j) {
+                                Ok(m) => return Ok(m),
+                                Err(_) if attempt == 0 => continue,
+                                Err(e) => return Err(e),
+                            },
+                            None if attempt == 0 => continue,
+                            // Gone: expunged by someone else.
+                            None => return Err(first),
+                        }
                     }
+                    Err(first)
                 }
             },
         }

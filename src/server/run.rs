@@ -452,6 +452,18 @@ pub fn serve(loaded: Loaded, daemon: bool) -> Result<(), StartError> {
         if uid != 0 {
             privsep::drop_privileges(uid, gid)
                 .map_err(|e| StartError::System(format!("cannot drop privileges: {e}")))?;
+            // root's $HOME and XDG directories are not ours any more (the store keeps
+            // private recovery files there): use the data directory.
+            // SAFETY (set_var): still single-threaded, before the runtime starts.
+            std::env::set_var("HOME", &c.data_directory);
+            for v in [
+                "XDG_STATE_HOME",
+                "XDG_DATA_HOME",
+                "XDG_CONFIG_HOME",
+                "XDG_CACHE_HOME",
+            ] {
+                std::env::remove_var(v);
+            }
         }
         let r = run_child(c, listeners, tls, Some((child_end, sessions_child)));
         // The child must never return into main's code paths as if it were the master.
@@ -702,6 +714,7 @@ fn run_child(
             timeout: Duration::from_secs(30 * 60),
             shutdown: stop_rx.clone(),
             sessions: sessions.clone(),
+            append_limit: c.message_size_limit,
         });
         let shared = Arc::new(SmtpShared::new(
             delivery.clone(),

@@ -286,7 +286,10 @@ pub async fn handle(
                         None => {
                             log::warn(
                                 "smtpd",
-                                &format!("[{ip}]: SASL authentication failed for {}", c.authcid),
+                                &format!(
+                                    "[{ip}]: SASL authentication failed for {}",
+                                    super::conn::log_name(&c.authcid)
+                                ),
                             );
                             tokio::time::sleep(shared.auth_failure_delay).await;
                         }

@@ -480,8 +480,16 @@ pub(crate) fn recover(mbox: &File, path: &Path) -> Result<bool, StoreError> {
     let _critical = super::critical::Critical::enter();
     remove_dead_temps(path);
     let mut done = false;
-    for rpath in std::iter::once(recovery_path(path)).chain(private_recovery_path(path)) {
-        done |= recover_from(mbox, path, &rpath)?;
+    done |= recover_from(mbox, path, &recovery_path(path))?;
+    // The private fallback lives in this user's own state directory: one we may not even
+    // enter (a process that changed user but kept $HOME) cannot hold a write-back of ours.
+    if let Some(rpath) = private_recovery_path(path) {
+        match recover_from(mbox, path, &rpath) {
+            Ok(d) => done |= d,
+            Err(StoreError::Io { source, .. })
+                if source.kind() == io::ErrorKind::PermissionDenied => {}
+            Err(e) => return Err(e),
+        }
     }
     Ok(done)
 }
