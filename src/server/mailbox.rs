@@ -15,7 +15,7 @@ use crate::store::view::{Changes, MailboxView, MessageInfo, ViewError};
 pub enum View {
     /// An mbox file, and a fresh read-only view made when another program rewrote the file
     /// (see [`View::message`]).
-    Mbox(MailboxView, std::sync::Mutex<Option<MailboxView>>),
+    Mbox(MailboxView, Box<std::sync::Mutex<Option<MailboxView>>>),
     /// A Maildir directory.
     Maildir(MaildirView),
 }

@@ -262,7 +262,7 @@ pub(crate) fn open_maildrop_at(
     dir: &std::path::Path,
 ) -> Result<Maildrop, Reply> {
     use std::os::unix::fs::OpenOptionsExt;
-    std::fs::create_dir_all(&dir).map_err(|e| {
+    std::fs::create_dir_all(dir).map_err(|e| {
         Reply::err(
             Some(RespCode::SysTemp),
             format!("cannot create the index: {e}"),

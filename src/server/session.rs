@@ -167,7 +167,7 @@ fn imap(
     loop {
         let Output { write, action } = out;
         sock.write_all(&write)?;
-        if matches!(action, Some(_)) || session.is_closed() {
+        if action.is_some() || session.is_closed() {
             // After login nothing is left for the I/O layer but closing.
             break;
         }
