@@ -12,6 +12,7 @@ pub mod message;
 pub mod mua;
 pub mod proto;
 pub mod queue;
+pub mod remote;
 pub mod send;
 pub mod server;
 pub mod store;
