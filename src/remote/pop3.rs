@@ -319,22 +319,9 @@ fn handshake(
     host: &str,
     tcp: TcpStream,
 ) -> Result<native_tls::TlsStream<TcpStream>, Pop3Error> {
-    let mut b = native_tls::TlsConnector::builder();
-    if let Some(pem) = &opts.ca_pem {
-        let cert = native_tls::Certificate::from_pem(pem)
-            .map_err(|e| Pop3Error::Tls(format!("cannot read the CA file: {e}")))?;
-        b.add_root_certificate(cert);
-    }
-    if opts.accept_invalid {
-        b.danger_accept_invalid_certs(true)
-            .danger_accept_invalid_hostnames(true);
-    }
-    let connector = b.build().map_err(|e| Pop3Error::Tls(e.to_string()))?;
-    connector.connect(host, tcp).map_err(|e| match e {
-        native_tls::HandshakeError::Failure(e) => Pop3Error::Tls(e.to_string()),
-        native_tls::HandshakeError::WouldBlock(_) => {
-            Pop3Error::Tls("the handshake timed out".into())
-        }
+    crate::send::client::handshake(opts, host, tcp).map_err(|e| match e {
+        crate::send::client::ClientError::Tls(t) => Pop3Error::Tls(t),
+        other => Pop3Error::Tls(other.to_string()),
     })
 }
 

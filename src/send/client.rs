@@ -88,7 +88,9 @@ pub struct TlsOptions {
 }
 
 impl TlsOptions {
-    fn connector(&self) -> Result<native_tls::TlsConnector, ClientError> {
+    /// The connector these options describe (system roots plus `ca_pem`; verification off
+    /// with `accept_invalid`). Errors: the CA file is not PEM, or OpenSSL refused.
+    pub fn connector(&self) -> Result<native_tls::TlsConnector, ClientError> {
         let mut b = native_tls::TlsConnector::builder();
         if let Some(pem) = &self.ca_pem {
             let cert = native_tls::Certificate::from_pem(pem)
@@ -453,7 +455,9 @@ impl Client {
     }
 }
 
-fn handshake(
+/// The TLS handshake on `tcp` for `host` with `opts` (the certificate must name `host`
+/// unless `accept_invalid`). Shared by the SMTP and POP3 clients.
+pub fn handshake(
     opts: &TlsOptions,
     host: &str,
     tcp: TcpStream,
