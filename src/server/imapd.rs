@@ -208,10 +208,32 @@ fn unavailable(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
+/// A file-system error of CREATE or RENAME as the client should read it (no raw OS texts).
+fn folder_error(e: std::io::Error) -> StoreError {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::AlreadyExists => StoreError::AlreadyExists,
+        K::NotFound => StoreError::NonExistent,
+        K::NotADirectory => {
+            StoreError::Cannot("a folder on the path is not a folder of folders".into())
+        }
+        K::InvalidFilename => StoreError::Cannot("the name is too long".into()),
+        K::PermissionDenied => StoreError::Cannot("permission denied".into()),
+        _ => {
+            log::warn("imap", &format!("folder operation failed: {e}"));
+            StoreError::Unavailable("the folder could not be changed".into())
+        }
+    }
+}
+
 fn view_error(e: ViewError) -> StoreError {
     match e {
         ViewError::Store(crate::store::mbox::StoreError::ReadOnly(_)) => StoreError::ReadOnly,
-        other => unavailable(other),
+        other => {
+            // The client hears the reason; the administrator should too.
+            log::warn("imap", &format!("mailbox unavailable: {other}"));
+            unavailable(other)
+        }
     }
 }
 
@@ -331,7 +353,7 @@ impl MailStore for UserStore {
             return Err(StoreError::AlreadyExists);
         }
         if let Some(parent) = p.parent() {
-            std::fs::create_dir_all(parent).map_err(unavailable)?;
+            std::fs::create_dir_all(parent).map_err(folder_error)?;
         }
         std::fs::OpenOptions::new()
             .write(true)
@@ -339,7 +361,7 @@ impl MailStore for UserStore {
             .mode(0o600)
             .open(&p)
             .map(drop)
-            .map_err(unavailable)
+            .map_err(folder_error)
     }
 
     fn delete(&mut self, name: &str) -> Result<(), StoreError> {
@@ -367,9 +389,9 @@ impl MailStore for UserStore {
             return Err(StoreError::AlreadyExists);
         }
         if let Some(parent) = b.parent() {
-            std::fs::create_dir_all(parent).map_err(unavailable)?;
+            std::fs::create_dir_all(parent).map_err(folder_error)?;
         }
-        std::fs::rename(&a, &b).map_err(unavailable)?;
+        std::fs::rename(&a, &b).map_err(folder_error)?;
         let _ = std::fs::rename(self.index_of(from), self.index_of(to));
         Ok(())
     }
