@@ -204,13 +204,23 @@ fn deliver_agent_writes_only_as_the_recipient() {
         .args(["deliver", "-f", "a@x", "root"]);
     let o = run_script(c, "Subject: hi\n\nbody\n");
     if rustix::process::geteuid().is_root() {
-        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         let m = std::fs::metadata(dir.path().join("root")).unwrap();
         use std::os::unix::fs::MetadataExt;
         assert_eq!((m.uid(), m.mode() & 0o777), (0, 0o600));
     } else {
         // root is another user: refused, nothing written.
-        assert_eq!(o.status.code(), Some(77), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(
+            o.status.code(),
+            Some(77),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         assert!(!dir.path().join("root").exists());
     }
     let mut c = rmail(dir.path());
@@ -234,7 +244,12 @@ fn deliver_as_root_becomes_the_recipient() {
     c.env("RMAIL_SPOOL_DIR", dir.path())
         .args(["deliver", "-f", "a@x", "nobody"]);
     let o = run_script(c, "Subject: hi\n\nbody\n");
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let m = std::fs::metadata(dir.path().join("nobody")).unwrap();
     let (uid, _, _) = rmail::server::privsep::account("nobody").unwrap();
     assert_eq!((m.uid(), m.mode() & 0o777), (uid, 0o600));
@@ -465,13 +480,23 @@ fn double_interrupt_keeps_the_draft_in_dead_letter() {
     p.type_bytes(b"first line of the draft\n");
     std::thread::sleep(std::time::Duration::from_millis(300));
     p.type_bytes(b"\x03");
-    assert!(p.wait_for("(Interrupt -- one more to kill letter)"), "{}", p.output());
+    assert!(
+        p.wait_for("(Interrupt -- one more to kill letter)"),
+        "{}",
+        p.output()
+    );
     p.type_bytes(b"\x03");
     let st = p.wait();
     assert_eq!(st.code(), Some(1), "{}", p.output());
     let dead = std::fs::read_to_string(home.path().join("dead.letter")).unwrap_or_default();
-    assert!(dead.contains("first line of the draft"), "dead.letter: {dead:?}");
-    assert!(!home.path().join("spool").exists(), "something was delivered");
+    assert!(
+        dead.contains("first line of the draft"),
+        "dead.letter: {dead:?}"
+    );
+    assert!(
+        !home.path().join("spool").exists(),
+        "something was delivered"
+    );
 }
 
 /// A line typed between two interrupts resets the count: one more ^C only warns again.

@@ -50,7 +50,10 @@ fn base_settings(dir: &Path) -> BTreeMap<String, String> {
         ("mydomain", "example.com".into()),
         ("myorigin", "$mydomain".into()),
         ("inet_interfaces", "loopback-only".into()),
-        ("mydestination", "$myhostname, localhost.$mydomain, localhost".into()),
+        (
+            "mydestination",
+            "$myhostname, localhost.$mydomain, localhost".into(),
+        ),
         ("mynetworks", "127.0.0.0/8".into()),
         ("smtp_listen", "127.0.0.1:0".into()),
         ("submission_listen", "127.0.0.1:0".into()),
@@ -79,7 +82,9 @@ pub fn make_cert(dir: &Path) -> (PathBuf, PathBuf) {
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     if !cert.exists() {
         let st = Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"])
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            ])
             .args(["-subj", "/CN=localhost"])
             .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
             .arg("-keyout")
@@ -101,15 +106,25 @@ impl Serve {
     /// before them verbatim (e.g. the seed's block).
     pub fn start(dir: &Path, prefix: &str, extra: &[(&str, &str)]) -> Serve {
         std::fs::create_dir_all(dir.join("spool")).unwrap();
-        let system_users = extra.iter().any(|(k, v)| *k == "user_database" && *v == "system");
+        let system_users = extra
+            .iter()
+            .any(|(k, v)| *k == "user_database" && *v == "system");
         if !dir.join("users").exists() && !system_users {
-            for (u, p) in [("bob", "bobpass"), ("alice", "alicepass"), ("carol", "carolpass")] {
+            for (u, p) in [
+                ("bob", "bobpass"),
+                ("alice", "alicepass"),
+                ("carol", "carolpass"),
+            ] {
                 let mut c = Command::new(rmail_bin());
                 c.args(["users", "add", u])
                     .env("RMAIL_CONFIG", dir.join("main.cf"));
                 write_config(dir, prefix, extra);
                 let o = crate::util::run_script(c, &format!("{p}\n"));
-                assert!(o.status.success(), "users add: {}", String::from_utf8_lossy(&o.stderr));
+                assert!(
+                    o.status.success(),
+                    "users add: {}",
+                    String::from_utf8_lossy(&o.stderr)
+                );
             }
             std::fs::write(dir.join("aliases"), "postmaster: bob\nteam: alice, bob\n").unwrap();
         }
@@ -255,7 +270,10 @@ fn write_config(dir: &Path, prefix: &str, extra: &[(&str, &str)]) {
     let mut text = prefix.to_owned();
     // Keys the prefix sets stay as the prefix has them.
     for (k, v) in &m {
-        if prefix.lines().any(|l| l.split('=').next().map(str::trim) == Some(k.as_str())) {
+        if prefix
+            .lines()
+            .any(|l| l.split('=').next().map(str::trim) == Some(k.as_str()))
+        {
             continue;
         }
         text.push_str(&format!("{k} = {v}\n"));
@@ -310,12 +328,24 @@ fn seed_block_starts_and_snail_mail_lands_in_the_mailbox() {
     std::fs::create_dir_all(&home).unwrap();
     let mut c = Command::new(snail);
     crate::util::sandbox_env(&mut c, &home);
-    c.args(["-n", "-S", &format!("mta=smtp://127.0.0.1:{port}"), "-s", "test", "alice@localhost"]);
+    c.args([
+        "-n",
+        "-S",
+        &format!("mta=smtp://127.0.0.1:{port}"),
+        "-s",
+        "test",
+        "alice@localhost",
+    ]);
     let o = crate::util::run_script(c, "hi from s-nail\n");
-    assert!(o.status.success(), "s-nail: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "s-nail: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(s.wait_messages("alice", 1, 10), "{}", s.log());
     let mbox = dir.path().join("spool/alice");
-    let (code, out, err) = crate::util::run_rmail(&home, &["-N", "-f", mbox.to_str().unwrap()], "p 1\nx\n");
+    let (code, out, err) =
+        crate::util::run_rmail(&home, &["-N", "-f", mbox.to_str().unwrap()], "p 1\nx\n");
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("hi from s-nail"), "{out}");
     assert!(out.contains("Subject: test"), "{out}");
@@ -328,7 +358,10 @@ fn seed_block_starts_and_snail_mail_lands_in_the_mailbox() {
     assert!(h.contains("test"), "{h}");
     // Mode 0600, as every mailbox.
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(std::fs::metadata(&mbox).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&mbox).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
 }
 
 const SMTPLIB_PATHS: &str = r#"
@@ -550,20 +583,50 @@ fn swaks_pipelining_and_auth_over_starttls() {
         )
     };
     let server = format!("127.0.0.1:{}", s.port("smtp"));
-    let (code, out) = run(&["--to", "bob@localhost", "--from", "a@example.org", "--server", &server, "--pipeline", "--body", "via swaks pipelined"]);
+    let (code, out) = run(&[
+        "--to",
+        "bob@localhost",
+        "--from",
+        "a@example.org",
+        "--server",
+        &server,
+        "--pipeline",
+        "--body",
+        "via swaks pipelined",
+    ]);
     assert_eq!(code, Some(0), "{out}");
     let sub = format!("127.0.0.1:{}", s.port("submission"));
     let (code, out) = run(&[
-        "--to", "bob@localhost", "--from", "alice@example.com", "--server", &sub, "--tls",
-        "--auth", "LOGIN", "--auth-user", "alice", "--auth-password", "alicepass",
-        "--body", "via swaks auth",
+        "--to",
+        "bob@localhost",
+        "--from",
+        "alice@example.com",
+        "--server",
+        &sub,
+        "--tls",
+        "--auth",
+        "LOGIN",
+        "--auth-user",
+        "alice",
+        "--auth-password",
+        "alicepass",
+        "--body",
+        "via swaks auth",
     ]);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("235 2.7.0"), "{out}");
     // AUTH before STARTTLS is refused on the cleartext connection.
     let (code, out) = run(&[
-        "--to", "bob@localhost", "--server", &sub, "--auth", "PLAIN", "--auth-user", "alice",
-        "--auth-password", "alicepass",
+        "--to",
+        "bob@localhost",
+        "--server",
+        &sub,
+        "--auth",
+        "PLAIN",
+        "--auth-user",
+        "alice",
+        "--auth-password",
+        "alicepass",
     ]);
     assert_ne!(code, Some(0), "{out}");
     assert!(s.wait_messages("bob", 2, 5), "{}", s.log());
@@ -616,8 +679,17 @@ fn relay_retry_and_bounce_through_a_second_server() {
     blocker.join().unwrap();
     let b_port = port_b.to_string();
     let listen = format!("127.0.0.1:{b_port}");
-    let b2 = Serve::start(dir_b.path(), "", &[("mydestination", "b.example"), ("smtp_listen", &listen)]);
-    assert!(b2.wait_messages("carol", 1, 20), "A:\n{}\nB:\n{}", a.log(), b2.log());
+    let b2 = Serve::start(
+        dir_b.path(),
+        "",
+        &[("mydestination", "b.example"), ("smtp_listen", &listen)],
+    );
+    assert!(
+        b2.wait_messages("carol", 1, 20),
+        "A:\n{}\nB:\n{}",
+        a.log(),
+        b2.log()
+    );
     let carol = b2.mailbox("carol");
     assert!(carol.contains("through two servers"), "{carol}");
     assert!(carol.contains("by mail.example.com (rmail)"), "{carol}");
@@ -628,7 +700,11 @@ fn relay_retry_and_bounce_through_a_second_server() {
     let c = Serve::start(
         dir_c.path(),
         "",
-        &[("relayhost", "[127.0.0.1]:9"), ("maximal_queue_lifetime", "2s"), ("bounce_queue_lifetime", "2s")],
+        &[
+            ("relayhost", "[127.0.0.1]:9"),
+            ("maximal_queue_lifetime", "2s"),
+            ("bounce_queue_lifetime", "2s"),
+        ],
     );
     let (ok, out) = python(
         "import smtplib,sys\ns=smtplib.SMTP('127.0.0.1',int(sys.argv[1]))\ns.sendmail('bob@localhost',['dave@nowhere.example'],b'Subject: doomed\\r\\n\\r\\nwill bounce\\r\\n')\ns.quit()",
@@ -754,7 +830,15 @@ fn embedded_default_prints_and_starts() {
     assert!(text.contains("smtp_listen = 127.0.0.1:2525"), "{text}");
     assert!(text.contains("inet_interfaces = loopback-only"), "{text}");
     let mut child = Command::new(rmail_bin())
-        .args(["serve", "-o", "smtp_listen=127.0.0.1:0", "-o", "submission_listen=127.0.0.1:0", "-o", "submissions_listen=127.0.0.1:0"])
+        .args([
+            "serve",
+            "-o",
+            "smtp_listen=127.0.0.1:0",
+            "-o",
+            "submission_listen=127.0.0.1:0",
+            "-o",
+            "submissions_listen=127.0.0.1:0",
+        ])
         .env("HOME", home.path())
         .env("XDG_DATA_HOME", home.path().join("data"))
         .env_remove("RMAIL_CONFIG")
@@ -775,7 +859,10 @@ fn embedded_default_prints_and_starts() {
     child.wait().unwrap();
     assert!(log.contains("built-in default"), "{log}");
     assert!(log.contains("try:"), "{log}");
-    assert!(home.path().join("data/rmail/tls/cert.pem").exists(), "{log}");
+    assert!(
+        home.path().join("data/rmail/tls/cert.pem").exists(),
+        "{log}"
+    );
 }
 
 /// `rmail sendmail -t` (the sendmail interface cron uses) hands the message to the running
@@ -819,7 +906,11 @@ fn privilege_split_as_root() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::create_dir_all(dir.path().join("spool")).unwrap();
-    std::fs::set_permissions(dir.path().join("spool"), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    std::fs::set_permissions(
+        dir.path().join("spool"),
+        std::fs::Permissions::from_mode(0o1777),
+    )
+    .unwrap();
     std::fs::write(dir.path().join("aliases"), "").unwrap();
     let d = dir.path().display().to_string();
     let s = Serve::start(
@@ -852,7 +943,10 @@ fn privilege_split_as_root() {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
     assert!(
-        uid_line.split_whitespace().skip(1).all(|u| u == nobody_uid.to_string()),
+        uid_line
+            .split_whitespace()
+            .skip(1)
+            .all(|u| u == nobody_uid.to_string()),
         "{uid_line}"
     );
     // The queue belongs to mail_owner.
@@ -877,10 +971,20 @@ fn local_send_to_another_user_goes_through_the_server() {
     let home = dir.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
     let mut c = crate::util::rmail(&home);
-    c.env("RMAIL_CONFIG", dir.path().join("main.cf"))
-        .args(["-S", "mta=local", "-s", "to root via serve", "root"]);
+    c.env("RMAIL_CONFIG", dir.path().join("main.cf")).args([
+        "-S",
+        "mta=local",
+        "-s",
+        "to root via serve",
+        "root",
+    ]);
     let o = crate::util::run_script(c, "hello root\n");
-    assert!(o.status.success(), "{}\n{}", String::from_utf8_lossy(&o.stderr), s.log());
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stderr),
+        s.log()
+    );
     assert!(s.wait_messages("root", 1, 5), "{}", s.log());
     assert!(s.mailbox("root").contains("hello root"));
 }
@@ -949,11 +1053,19 @@ fn pop3_with_poplib_over_the_spool() {
     let s = Serve::start(
         dir.path(),
         "",
-        &[("smtpd_tls_cert_file", &c), ("smtpd_tls_key_file", &k), ("pop3_listen", "127.0.0.1:0")],
+        &[
+            ("smtpd_tls_cert_file", &c),
+            ("smtpd_tls_key_file", &k),
+            ("pop3_listen", "127.0.0.1:0"),
+        ],
     );
     let (ok, out) = python(
         POPLIB,
-        &[s.port("smtp").to_string(), s.port("pop3").to_string(), c.clone()],
+        &[
+            s.port("smtp").to_string(),
+            s.port("pop3").to_string(),
+            c.clone(),
+        ],
     );
     assert!(ok, "{out}\n{}", s.log());
     let mbox = s.mailbox("alice");
@@ -964,9 +1076,15 @@ fn pop3_with_poplib_over_the_spool() {
         std::fs::create_dir_all(&home).unwrap();
         let mut cmd = Command::new(snail);
         crate::util::sandbox_env(&mut cmd, &home);
-        cmd.args(["-n", "-H", "-f"]).arg(dir.path().join("spool/alice"));
+        cmd.args(["-n", "-H", "-f"])
+            .arg(dir.path().join("spool/alice"));
         let o = crate::util::run_script(cmd, "");
-        assert_eq!(crate::util::nonempty_lines(&o.stdout), 2, "{}", String::from_utf8_lossy(&o.stdout));
+        assert_eq!(
+            crate::util::nonempty_lines(&o.stdout),
+            2,
+            "{}",
+            String::from_utf8_lossy(&o.stdout)
+        );
     }
 }
 
@@ -1055,11 +1173,19 @@ fn imap_with_imaplib_over_the_spool() {
     let s = Serve::start(
         dir.path(),
         "",
-        &[("smtpd_tls_cert_file", &c), ("smtpd_tls_key_file", &k), ("imap_listen", "127.0.0.1:0")],
+        &[
+            ("smtpd_tls_cert_file", &c),
+            ("smtpd_tls_key_file", &k),
+            ("imap_listen", "127.0.0.1:0"),
+        ],
     );
     let (ok, out) = python(
         IMAPLIB,
-        &[s.port("smtp").to_string(), s.port("imap").to_string(), c.clone()],
+        &[
+            s.port("smtp").to_string(),
+            s.port("imap").to_string(),
+            c.clone(),
+        ],
     );
     assert!(ok, "{out}\n{}", s.log());
     let mbox = s.mailbox("alice");
@@ -1074,7 +1200,10 @@ fn imap_with_imaplib_over_the_spool() {
     assert_eq!(code, 0, "{err}");
     let first = out.lines().next().unwrap_or("");
     assert!(first.contains("imap 1"), "{out}");
-    assert!(!first.starts_with(">N") && !first.starts_with(" N"), "read over IMAP, so not new: {out}");
+    assert!(
+        !first.starts_with(">N") && !first.starts_with(" N"),
+        "read over IMAP, so not new: {out}"
+    );
 }
 
 /// Issue 5 under privilege separation (root only): after a login, POP3 and IMAP continue in
@@ -1097,7 +1226,11 @@ fn pop3_and_imap_sessions_run_as_the_user() {
     std::fs::create_dir_all(&spool).unwrap();
     std::fs::set_permissions(&spool, std::fs::Permissions::from_mode(0o1777)).unwrap();
     std::fs::write(dir.path().join("aliases"), "").unwrap();
-    write_config(dir.path(), "", &[("user_database", "system"), ("mail_owner", "nobody")]);
+    write_config(
+        dir.path(),
+        "",
+        &[("user_database", "system"), ("mail_owner", "nobody")],
+    );
     // nobody's mailbox, written as nobody by the delivery agent.
     let (uid, _, _) = rmail::server::privsep::account("nobody").unwrap();
     for k in 0..2 {
@@ -1157,7 +1290,11 @@ fn pop3_and_imap_sessions_run_as_the_user() {
     let out = talk(
         "imap",
         &h,
-        &["b SELECT INBOX\r\n", "c FETCH 1 (FLAGS BODY[HEADER.FIELDS (SUBJECT)])\r\n", "d LOGOUT\r\n"],
+        &[
+            "b SELECT INBOX\r\n",
+            "c FETCH 1 (FLAGS BODY[HEADER.FIELDS (SUBJECT)])\r\n",
+            "d LOGOUT\r\n",
+        ],
     );
     assert!(out.starts_with("a1 OK"), "{out}");
     assert!(out.contains("* 2 EXISTS"), "{out}");
@@ -1250,7 +1387,10 @@ fn imap_every_command_with_imaplib() {
     }
     let dir = tempfile::tempdir().unwrap();
     let s = Serve::start(dir.path(), "", &[("imap_listen", "127.0.0.1:0")]);
-    let (ok, out) = python(IMAPLIB_ALL, &[s.port("smtp").to_string(), s.port("imap").to_string()]);
+    let (ok, out) = python(
+        IMAPLIB_ALL,
+        &[s.port("smtp").to_string(), s.port("imap").to_string()],
+    );
     assert!(ok, "{out}\n{}", s.log());
     assert_eq!(from_lines(&s.mailbox("alice")), 1, "{}", s.mailbox("alice"));
 }

@@ -618,7 +618,9 @@ fn gbk_reply_is_shown_decoded() {
                     "RCPT" => {
                         let mut r = b"550 ".to_vec();
                         // "邮箱不可用" in GBK.
-                        r.extend_from_slice(&[0xd3, 0xca, 0xcf, 0xe4, 0xb2, 0xbb, 0xbf, 0xc9, 0xd3, 0xc3]);
+                        r.extend_from_slice(&[
+                            0xd3, 0xca, 0xcf, 0xe4, 0xb2, 0xbb, 0xbf, 0xc9, 0xd3, 0xc3,
+                        ]);
                         r.extend_from_slice(b"\r\n");
                         r
                     }

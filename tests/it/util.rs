@@ -180,12 +180,8 @@ impl PtyChild {
         };
         assert_eq!(r, 0, "openpty failed");
         // SAFETY: fresh fds owned from here on.
-        let (master, slave) = unsafe {
-            (
-                std::fs::File::from_raw_fd(m),
-                std::fs::File::from_raw_fd(s),
-            )
-        };
+        let (master, slave) =
+            unsafe { (std::fs::File::from_raw_fd(m), std::fs::File::from_raw_fd(s)) };
         cmd.stdin(slave.try_clone().unwrap())
             .stdout(slave.try_clone().unwrap())
             .stderr(slave);

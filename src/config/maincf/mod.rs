@@ -612,4 +612,3 @@ pub fn smtp_addresses(c: &Config) -> Vec<std::net::SocketAddr> {
         .filter(|a| a.port() != 0)
         .collect()
 }
-
