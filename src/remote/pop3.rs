@@ -37,7 +37,7 @@ use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
-use crate::send::client::TlsOptions;
+use crate::send::client::{Stream, TlsOptions};
 
 /// Most octets accepted in one status line (`+OK …`/`-ERR …`) and in one line of a
 /// listing (CAPA, LIST, UIDL). RFC 1939 §3 allows 512; this is generous.
@@ -134,39 +134,6 @@ impl Pop3Error {
             Pop3Error::Io(_) | Pop3Error::Tls(_) => true,
             Pop3Error::Server(e) => e.is_transient(),
             _ => false,
-        }
-    }
-}
-
-enum Stream {
-    Plain(TcpStream),
-    Tls(Box<native_tls::TlsStream<TcpStream>>),
-    Closed,
-}
-
-impl Read for Stream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Stream::Plain(s) => s.read(buf),
-            Stream::Tls(s) => s.read(buf),
-            Stream::Closed => Ok(0),
-        }
-    }
-}
-
-impl Write for Stream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Stream::Plain(s) => s.write(buf),
-            Stream::Tls(s) => s.write(buf),
-            Stream::Closed => Err(io::ErrorKind::NotConnected.into()),
-        }
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Stream::Plain(s) => s.flush(),
-            Stream::Tls(s) => s.flush(),
-            Stream::Closed => Ok(()),
         }
     }
 }

@@ -105,9 +105,14 @@ impl TlsOptions {
     }
 }
 
-enum Stream {
+/// A client connection: cleartext TCP, TLS over TCP, or closed (after a failed STARTTLS).
+/// Shared by the SMTP and POP3 clients.
+pub(crate) enum Stream {
+    /// Cleartext.
     Plain(TcpStream),
+    /// TLS (implicit or after STARTTLS/STLS).
     Tls(Box<native_tls::TlsStream<TcpStream>>),
+    /// Nothing left to read or write.
     Closed,
 }
 
