@@ -34,7 +34,7 @@
 //! ```
 
 use std::io::{self, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 use std::time::Duration;
 
 use crate::send::client::{Stream, TlsOptions};
@@ -330,21 +330,7 @@ impl Pop3Client {
         timeout: Duration,
         implicit_tls: Option<&TlsOptions>,
     ) -> Result<Pop3Client, Pop3Error> {
-        let mut last = io::Error::new(io::ErrorKind::NotFound, "no address found");
-        let mut tcp = None;
-        for addr in (host, port).to_socket_addrs()? {
-            match TcpStream::connect_timeout(&addr, timeout) {
-                Ok(s) => {
-                    tcp = Some(s);
-                    break;
-                }
-                Err(e) => last = e,
-            }
-        }
-        let tcp = tcp.ok_or(last)?;
-        tcp.set_read_timeout(Some(timeout))?;
-        tcp.set_write_timeout(Some(timeout))?;
-        let _ = tcp.set_nodelay(true);
+        let tcp = crate::send::client::connect_tcp(host, port, timeout)?;
         let stream = match implicit_tls {
             Some(opts) => Stream::Tls(Box::new(handshake(opts, host, tcp)?)),
             None => Stream::Plain(tcp),

@@ -242,21 +242,7 @@ impl Client {
         timeout: Duration,
         implicit_tls: Option<&TlsOptions>,
     ) -> Result<Client, ClientError> {
-        let mut last = io::Error::new(io::ErrorKind::NotFound, "no address found");
-        let mut tcp = None;
-        for addr in (host, port).to_socket_addrs()? {
-            match TcpStream::connect_timeout(&addr, timeout) {
-                Ok(s) => {
-                    tcp = Some(s);
-                    break;
-                }
-                Err(e) => last = e,
-            }
-        }
-        let tcp = tcp.ok_or(last)?;
-        tcp.set_read_timeout(Some(timeout))?;
-        tcp.set_write_timeout(Some(timeout))?;
-        let _ = tcp.set_nodelay(true);
+        let tcp = connect_tcp(host, port, timeout)?;
         let stream = match implicit_tls {
             Some(opts) => Stream::Tls(Box::new(handshake(opts, host, tcp)?)),
             None => Stream::Plain(tcp),
@@ -458,6 +444,25 @@ impl Client {
             self.buf.extend_from_slice(&chunk[..n]);
         }
     }
+}
+
+/// A TCP connection to `host:port`: each resolved address in turn, `timeout` for each
+/// attempt and then for every read and write; Nagle off (request/reply protocols).
+/// Errors: the last address's error, or `NotFound` when the name resolves to nothing.
+pub fn connect_tcp(host: &str, port: u16, timeout: Duration) -> io::Result<TcpStream> {
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "no address found");
+    for addr in (host, port).to_socket_addrs()? {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(tcp) => {
+                tcp.set_read_timeout(Some(timeout))?;
+                tcp.set_write_timeout(Some(timeout))?;
+                let _ = tcp.set_nodelay(true);
+                return Ok(tcp);
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }
 
 /// The TLS handshake on `tcp` for `host` with `opts` (the certificate must name `host`

@@ -204,6 +204,18 @@ pub fn with_flags(raw: &[u8], f: &HeaderFlags) -> Vec<u8> {
 /// The message as IMAP and POP3 serve it, from [`super::mbox::Mbox::read_message`]'s output
 /// (no `From_` line, LF line ends, unquoted): the [`HIDDEN_FIELDS`] removed from the header
 /// and a final line end added when the last line lacks one (so that the bytes do not change
+/// Valid keywords of `k` ([`is_keyword`]), in order, without repeats (case-insensitive):
+/// what IMAP `STORE` may set on a message of either mailbox format.
+pub fn clean_keywords(k: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(k.len());
+    for w in k {
+        if is_keyword(&w) && !out.iter().any(|o| o.eq_ignore_ascii_case(&w)) {
+            out.push(w);
+        }
+    }
+    out
+}
+
 /// when an MDA later ends the file with a blank line).
 pub fn served(message_lf: &[u8]) -> Vec<u8> {
     let mut out = replace_fields(message_lf, &HIDDEN_FIELDS, b"");

@@ -310,7 +310,7 @@ impl MaildirView {
     pub fn set_flags(&mut self, i: usize, flags: Flags, keywords: Vec<String>) {
         let m = &mut self.msgs[i];
         m.info.flags = flags;
-        m.info.keywords = clean_keywords(keywords);
+        m.info.keywords = flags::clean_keywords(keywords);
     }
 
     /// Marks every message now in `new/` to be moved to `cur/` (not `\Recent` for later
@@ -522,7 +522,7 @@ impl MaildirView {
                 .and_then(|d| d.sync_all())
                 .map_err(err(&cur))?;
             let _lock = lock_index(index)?;
-            let kw = HashMap::from([(base.clone(), clean_keywords(keywords))]);
+            let kw = HashMap::from([(base.clone(), flags::clean_keywords(keywords))]);
             let s = scan(dir, index, &kw)?;
             let uid = s.disk.iter().find(|d| d.e.base == base).map(|d| d.e.uid);
             return Ok((s.uidvalidity, uid));
@@ -665,17 +665,6 @@ fn serve(raw: &[u8]) -> Vec<u8> {
     let mut out = crate::mda::to_lf(raw).into_owned();
     if !out.is_empty() && !out.ends_with(b"\n") {
         out.push(b'\n');
-    }
-    out
-}
-
-/// Valid keywords of `k`, in order, without repeats (case-insensitive).
-fn clean_keywords(k: Vec<String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::with_capacity(k.len());
-    for w in k {
-        if flags::is_keyword(&w) && !out.iter().any(|o| o.eq_ignore_ascii_case(&w)) {
-            out.push(w);
-        }
     }
     out
 }
@@ -965,7 +954,7 @@ fn scan(dir: &Path, index: &Path, kw: &HashMap<Vec<u8>, Vec<String>>) -> Result<
     }
     for (e, _) in &mut all {
         if let Some(k) = kw.get(&e.base) {
-            e.keywords = clean_keywords(k.clone());
+            e.keywords = flags::clean_keywords(k.clone());
         }
     }
     let ix = Index {
@@ -1074,32 +1063,7 @@ fn load(path: &Path) -> io::Result<Loaded> {
 /// Writes `ix` to `path` atomically (temporary file mode 0600, fsync, rename, directory
 /// fsync; the directory exists: [`IndexLock::acquire`] created it).
 fn store(path: &Path, ix: &Index) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    let mut name = path.file_name().unwrap_or_default().to_owned();
-    name.push(format!(
-        ".tmp.{}.{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let tmp = dir.join(name);
-    let res = (|| {
-        let mut f = File::options()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(&render(ix))?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        File::open(&dir)?.sync_all()
-    })();
-    if res.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    res
+    super::uidmap::write_atomic(path, &render(ix))
 }
 
 #[cfg(test)]

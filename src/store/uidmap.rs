@@ -306,6 +306,15 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 pub fn store(path: &Path, ix: &UidIndex) -> io::Result<()> {
     let dir = parent_of(path);
     ensure_dir(&dir)?;
+    write_atomic(path, &render(ix))
+}
+
+/// Replaces the file at `path` with `bytes` so that a crash leaves the old or the new
+/// contents, never a mix: `<path>.tmp.<pid>.<n>` (mode 0600) written and fsync'ed, renamed
+/// over `path`, then the directory fsync'ed. The directory must exist. Errors: I/O errors;
+/// the old file is then left as it was. Shared by the side indexes of both mailbox views.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = parent_of(path);
     let mut name = path.file_name().unwrap_or_default().to_owned();
     name.push(format!(
         ".tmp.{}.{}",
@@ -319,7 +328,7 @@ pub fn store(path: &Path, ix: &UidIndex) -> io::Result<()> {
             .create_new(true)
             .mode(0o600)
             .open(&tmp)?;
-        f.write_all(&render(ix))?;
+        f.write_all(bytes)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)?;
         File::open(&dir)?.sync_all()

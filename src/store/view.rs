@@ -261,7 +261,7 @@ impl MailboxView {
     pub fn set_flags(&mut self, i: usize, flags: Flags, keywords: Vec<String>) {
         let m = &mut self.msgs[i];
         m.info.flags = flags;
-        m.info.keywords = clean_keywords(keywords);
+        m.info.keywords = flags::clean_keywords(keywords);
     }
 
     /// Marks every message old (`Status: O`, not `\Recent` for later sessions), as mailx
@@ -648,17 +648,6 @@ fn plan_for(msgs: &[Msg], gone: &[u32]) -> Vec<FlagEdit> {
         .collect()
 }
 
-/// Valid keywords of `k`, in order, without repeats (case-insensitive).
-fn clean_keywords(k: Vec<String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::with_capacity(k.len());
-    for w in k {
-        if flags::is_keyword(&w) && !out.iter().any(|o| o.eq_ignore_ascii_case(&w)) {
-            out.push(w);
-        }
-    }
-    out
-}
-
 /// The `From_` line date of message `i` as local time, Unix seconds; 0 when impossible.
 fn internal_date(mb: &Mbox, i: usize) -> i64 {
     mb.from_line(i)
@@ -700,7 +689,7 @@ fn mbox_entry(message: &[u8], f: Flags, keywords: Vec<String>, date: Option<i64>
         &HeaderFlags {
             flags: f,
             old: false,
-            keywords: clean_keywords(keywords),
+            keywords: flags::clean_keywords(keywords),
         },
     )
 }
