@@ -665,6 +665,10 @@ mod tests {
         assert!(parse_sendmail_args(&args(&["-X"])).is_err());
         assert!(parse_sendmail_args(&args(&["-f"])).is_err());
         assert!(parse_sendmail_args(&args(&["-bp"])).unwrap().list_queue);
+        // The null sender, and the flags Postfix accepts and ignores.
+        let a = parse_sendmail_args(&args(&["-f", "<>", "-G", "-U", "-L", "tag", "x@y"])).unwrap();
+        assert_eq!(a.sender.as_deref(), Some(""));
+        assert_eq!(a.recipients, ["x@y"]);
     }
 
     #[test]

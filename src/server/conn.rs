@@ -148,3 +148,24 @@ pub fn log_name(name: &str) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_names_are_capped_and_clean() {
+        assert_eq!(log_name("alice"), "alice");
+        assert_eq!(log_name("a\r\nb"), "a??b");
+        let long = "x".repeat(100_000);
+        assert_eq!(log_name(&long).chars().count(), 65);
+    }
+
+    #[test]
+    fn ipv4_mapped_clients_show_as_ipv4() {
+        let p: SocketAddr = "[::ffff:10.1.2.3]:25".parse().unwrap();
+        assert_eq!(client_ip(p).to_string(), "10.1.2.3");
+        let p: SocketAddr = "[::1]:25".parse().unwrap();
+        assert_eq!(client_ip(p).to_string(), "::1");
+    }
+}

@@ -1360,6 +1360,11 @@ typ, d = M.delete("INBOX")
 check(typ == "NO", "DELETE INBOX refused: %r" % d)
 typ, d = M.select("Nope")
 check(typ == "NO", "SELECT missing: %r" % d)
+# Every mbox reader must split the file alike: no empty or headerless APPEND.
+typ, d = M.append("INBOX", None, None, b"")
+check(typ == "NO", "empty APPEND refused: %r" % d)
+typ, d = M.append("INBOX", None, None, b"From x\r\nno header\r\n")
+check(typ == "NO", "headerless APPEND refused: %r" % d)
 M.logout()
 # IMAP4rev2 (RFC 9051) through ENABLE: no RECENT, SEARCH answered with ESEARCH.
 M = imaplib.IMAP4("127.0.0.1", imap)
