@@ -1,0 +1,1 @@
+//! `rmail fetch` (placeholder; see issue 6).
