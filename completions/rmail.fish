@@ -32,7 +32,7 @@ complete -c rmail -n "__fish_rmail_needs_command" -s c -d 'Send: carbon-copy rec
 complete -c rmail -n "__fish_rmail_needs_command" -s b -d 'Send: blind carbon-copy recipients (never shown in the message; repeatable)' -r
 complete -c rmail -n "__fish_rmail_needs_command" -s r -d 'Send: the sender address (From: and the envelope sender)' -r
 complete -c rmail -n "__fish_rmail_needs_command" -s a -d 'Send: attach FILE (repeatable)' -r -F
-complete -c rmail -n "__fish_rmail_needs_command" -s f -d 'Read a folder instead of the system mailbox: the first operand, else $MBOX or ~/mbox'
+complete -c rmail -n "__fish_rmail_needs_command" -s f -d 'Read a folder instead of the system mailbox: the first operand (a file, or an imap://, imaps://, pop3:// or pop3s:// URL), else $MBOX or ~/mbox'
 complete -c rmail -n "__fish_rmail_needs_command" -s H -d 'Print the header summary, one line per message, and exit (1 when there is no mail)'
 complete -c rmail -n "__fish_rmail_needs_command" -s N -d 'Do not print the header summary when the mailbox opens'
 complete -c rmail -n "__fish_rmail_needs_command" -s e -d 'Check for mail: exit 0 when there is mail, 1 when there is none; print nothing'

@@ -23,7 +23,8 @@ body comes from standard input.",
     args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
-    /// Read a folder instead of the system mailbox: the first operand, else $MBOX or ~/mbox.
+    /// Read a folder instead of the system mailbox: the first operand (a file, or an
+    /// imap://, imaps://, pop3:// or pop3s:// URL), else $MBOX or ~/mbox.
     #[arg(short = 'f', action = ArgAction::SetTrue)]
     pub folder: bool,
 

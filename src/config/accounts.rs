@@ -117,25 +117,38 @@ pub fn names_in(text: &str) -> Vec<String> {
 }
 
 /// The block `rmail account add` appends: `from`, `mta` (the preset's SMTP server with the
-/// address as the user name) and `smtp-auth-user`, and a commented `password-command` hint —
-/// for providers that require OAuth2, `smtp-auth=xoauth2` and a commented
-/// `oauth2-token-command` hint instead. No password is ever written. `address` must not contain `"`, `\` or control characters
-/// (the caller checks).
+/// address as the user name) and `smtp-auth-user`; `inbox` and `folder` (the preset's IMAP
+/// server: `rmail -A NAME` opens the IMAP INBOX, `+Sent` names its `Sent`) and `fetch-url`
+/// (its POP3 server, for `rmail fetch NAME`) when the provider has them; then a commented
+/// `password-command` hint — for providers that require OAuth2, `smtp-auth=xoauth2` and a
+/// commented `oauth2-token-command` hint instead. No password is ever written. `address`
+/// must not contain `"`, `\` or control characters (the caller checks).
 pub fn render_block(name: &str, preset: &Preset, address: &str) -> String {
-    if preset.quirks.oauth2_required {
-        return format!(
-            "account {name} {{\n  set from=\"{address}\"\n  set mta={mta}\n  \
-             set smtp-auth-user=\"{address}\"\n  set smtp-auth=xoauth2\n  \
-             # set oauth2-token-command=\"oama access {address}\"\n}}\n",
-            mta = preset.mta_url(address)
-        );
-    }
-    format!(
+    let mut b = format!(
         "account {name} {{\n  set from=\"{address}\"\n  set mta={mta}\n  \
-         set smtp-auth-user=\"{address}\"\n  \
-         # set password-command=\"pass show mail/{name}\"\n}}\n",
+         set smtp-auth-user=\"{address}\"\n",
         mta = preset.mta_url(address)
-    )
+    );
+    if let (Some(inbox), Some(folder)) = (
+        preset.imap_url(address, "INBOX"),
+        preset.imap_url(address, ""),
+    ) {
+        b.push_str(&format!("  set inbox={inbox}\n  set folder={folder}\n"));
+    }
+    if let Some(pop3) = preset.pop3_url(address) {
+        b.push_str(&format!("  set fetch-url={pop3}\n"));
+    }
+    if preset.quirks.oauth2_required {
+        b.push_str(&format!(
+            "  set smtp-auth=xoauth2\n  \
+             # set oauth2-token-command=\"oama access {address}\"\n}}\n"
+        ));
+    } else {
+        b.push_str(&format!(
+            "  # set password-command=\"pass show mail/{name}\"\n}}\n"
+        ));
+    }
+    b
 }
 
 /// Why `rmail account add` refused.
@@ -275,6 +288,9 @@ mod tests {
             "account qq {\n  set from=\"alice@qq.com\"\n  \
              set mta=smtps://alice%40qq.com@smtp.qq.com:465\n  \
              set smtp-auth-user=\"alice@qq.com\"\n  \
+             set inbox=imaps://alice%40qq.com@imap.qq.com:993/INBOX\n  \
+             set folder=imaps://alice%40qq.com@imap.qq.com:993\n  \
+             set fetch-url=pop3s://alice%40qq.com@pop.qq.com:995\n  \
              # set password-command=\"pass show mail/qq\"\n}\n"
         );
         assert_eq!(names_in(&render_block("qq", p, "alice@qq.com")), ["qq"]);

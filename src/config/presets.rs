@@ -371,6 +371,51 @@ impl Preset {
     }
 }
 
+impl Preset {
+    /// The `imaps://USER@HOST:PORT/PATH` folder URL of the preset's IMAP server for `user`
+    /// (percent-encoded; `path` is a mailbox name, or empty for the server itself); `None`
+    /// when the provider has no IMAP.
+    pub fn imap_url(&self, user: &str, path: &str) -> Option<String> {
+        let e = self.imap?;
+        let scheme = match e.tls {
+            Tls::Implicit => "imaps",
+            Tls::StartTls => "imap",
+        };
+        let q = if e.tls == Tls::StartTls {
+            "?starttls"
+        } else {
+            ""
+        };
+        let path = if path.is_empty() {
+            String::new()
+        } else {
+            format!("/{path}")
+        };
+        Some(format!(
+            "{scheme}://{}@{}:{}{path}{q}",
+            encode_userinfo(user),
+            e.host,
+            e.port
+        ))
+    }
+
+    /// The `pop3s://USER@HOST:PORT` URL of the preset's POP3 server for `user`; `None` when
+    /// the provider has no POP3.
+    pub fn pop3_url(&self, user: &str) -> Option<String> {
+        let e = self.pop3?;
+        let (scheme, q) = match e.tls {
+            Tls::Implicit => ("pop3s", ""),
+            Tls::StartTls => ("pop3", "?starttls"),
+        };
+        Some(format!(
+            "{scheme}://{}@{}:{}{q}",
+            encode_userinfo(user),
+            e.host,
+            e.port
+        ))
+    }
+}
+
 /// `rmail presets`: a header line and one line per preset with its name, SMTP `host:port`
 /// and TLS mode, IMAP and POP3 `host:port` (`-` when not offered, both implicit TLS) and the
 /// notes from [`Preset::notes`], in aligned columns.

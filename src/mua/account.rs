@@ -86,7 +86,9 @@ impl Session {
     }
 
     /// The `account` command: no argument lists the accounts as blocks; `account NAME`
-    /// applies one. `account NAME {` is refused here: blocks are defined in start-up files.
+    /// applies one, and when that changes `inbox` while a folder is open, quits the folder
+    /// and opens the account's inbox (s-nail). `account NAME {` is refused here: blocks are
+    /// defined in start-up files.
     pub fn cmd_account(&mut self, args: &str) {
         let args = args.trim();
         if args.is_empty() {
@@ -104,9 +106,29 @@ impl Session {
             self.last_failed = true;
             return;
         }
+        let inbox_before = self.inbox();
         if let Err(e) = self.apply_account(args) {
             eprintln!("account: {e}");
             self.last_failed = true;
+            return;
+        }
+        // At the prompt, an account with its own `inbox` switches to it (s-nail), with
+        // `quit` semantics for the folder left.
+        let inbox = self.inbox();
+        if self.folder.is_some() && inbox != inbox_before {
+            if self.quit_folder().is_err() {
+                return;
+            }
+            match self.open_folder(&inbox, false, false) {
+                Ok(_) => {
+                    let with_headers = self.vars.is_set("header");
+                    self.announce(with_headers);
+                }
+                Err(e) => {
+                    eprintln!("rmail: {e}");
+                    self.last_failed = true;
+                }
+            }
         }
     }
 }

@@ -619,8 +619,7 @@ impl Session {
         };
         let f = self.folder.as_ref().expect("folder");
         for n in list {
-            let m = f.mbox.meta(n - 1);
-            println!("{n}: {}/{}", m.lines, m.len);
+            println!("{n}: {}/{}", f.src.lines(n - 1), f.src.size(n - 1));
         }
     }
 

@@ -26,11 +26,11 @@ pub enum Mode {
 pub fn render(s: &Session, n: usize, mode: Mode) -> io::Result<String> {
     let f = s.folder.as_ref().expect("folder open");
     let i = n - 1;
-    let raw = f.mbox.read_message(i)?;
+    let raw = f.src.read_message(i)?;
     let (hdr, body) = split_message(&raw);
     let mut out = String::with_capacity(raw.len() + 64);
     if mode != Mode::BodyOnly {
-        if let Some(fl) = f.mbox.field(i, Field::FromLine) {
+        if let Some(fl) = f.src.field(i, Field::FromLine) {
             out.push_str("From ");
             out.push_str(&String::from_utf8_lossy(fl));
             out.push('\n');

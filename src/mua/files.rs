@@ -39,7 +39,7 @@ impl Session {
             None if by_sender => {
                 let f = self.folder.as_ref().expect("folder");
                 let from = f
-                    .mbox
+                    .src
                     .field(list[0] - 1, Field::From)
                     .and_then(|v| crate::message::address::parse_list(v).into_iter().next())
                     .map(|m| m.addr)
@@ -57,6 +57,28 @@ impl Session {
             }
             None => self.mbox_path(),
         };
+        if let Some(target) = super::remote::url_of(&path) {
+            let target = match target {
+                Ok(t) if !body_only => t,
+                Ok(_) => {
+                    eprintln!("write: the body can only be written to a local file");
+                    self.last_failed = true;
+                    return;
+                }
+                Err(e) => {
+                    eprintln!("rmail: {e}");
+                    self.last_failed = true;
+                    return;
+                }
+            };
+            if self.save_remote(&list, &target) && mark_saved {
+                let f = self.folder.as_mut().expect("folder");
+                for &n in &list {
+                    f.msgs[n - 1].saved = true;
+                }
+            }
+            return;
+        }
         let existed = path.exists();
         let f = self.folder.as_ref().expect("folder");
         let mut out = Vec::with_capacity(list.len());
@@ -65,7 +87,7 @@ impl Session {
             let raw = if body_only {
                 display::render(self, n, Mode::BodyOnly).map(String::into_bytes)
             } else {
-                f.mbox
+                f.src
                     .read_raw(n - 1)
                     .map(|r| mbox::with_status(&r, f.msgs[n - 1].disk_status()))
             };
@@ -177,7 +199,7 @@ impl Session {
         let visual = word.starts_with('v');
         for n in list {
             let f = self.folder.as_ref().expect("folder");
-            let raw = match f.mbox.read_message(n - 1) {
+            let raw = match f.src.read_message(n - 1) {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("rmail: cannot read message {n}: {e}");
@@ -199,7 +221,7 @@ impl Session {
 
     pub(super) fn cmd_newmail(&mut self) {
         let f = self.folder.as_mut().expect("folder");
-        match f.mbox.check_new() {
+        match f.src.check_new() {
             Ok(0) => println!("No new mail."),
             Ok(k) => {
                 for _ in 0..k {
@@ -238,6 +260,9 @@ impl Session {
     }
 
     pub(super) fn cmd_folders(&mut self) {
+        if self.folders_remote() {
+            return;
+        }
         let dir = self.folder_dir();
         let lister = self
             .vars

@@ -15,9 +15,11 @@ pub mod display;
 pub mod files;
 pub mod interrupt;
 pub mod msglist;
+pub mod remote;
 pub mod reply;
 pub mod send;
 pub mod session;
+pub mod source;
 pub mod summary;
 pub mod vars;
 
@@ -75,7 +77,7 @@ pub fn run(inv: Invocation) -> i32 {
     let (path, edit) = match (&inv.folder, &inv.user) {
         (Some(p), _) => (p.clone(), true),
         (None, Some(u)) => (s.env.spool_of(u), false),
-        (None, None) => (s.env.system_mailbox.clone(), false),
+        (None, None) => (s.inbox(), false),
     };
     let who = inv.user.clone().unwrap_or_else(|| s.env.user.clone());
 

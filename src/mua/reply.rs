@@ -161,7 +161,7 @@ impl Session {
         let mut cc: Vec<String> = Vec::new();
         let mut refs = Vec::new();
         for &n in list {
-            let raw = match f.mbox.read_message(n - 1) {
+            let raw = match f.src.read_message(n - 1) {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("rmail: cannot read message {n}: {e}");
@@ -181,7 +181,7 @@ impl Session {
                 .map(|v| address::parse_list(&v))
                 .unwrap_or_default();
             if sender.is_empty() {
-                if let Some(fl) = f.mbox.field(n - 1, Field::FromLine) {
+                if let Some(fl) = f.src.field(n - 1, Field::FromLine) {
                     let s = String::from_utf8_lossy(fl);
                     if let Some(w) = s.split_whitespace().next() {
                         to.push(w.to_owned());

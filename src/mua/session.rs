@@ -8,10 +8,12 @@ use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use super::msglist::{self, ListContext, Want};
+use super::source::{RemoteSource, Source};
 use super::summary::{self, Headline, Line};
 use super::vars::Vars;
 use crate::error::{EXIT_FAIL, EXIT_OK};
 use crate::message::{address, header};
+use crate::remote::{self, FolderUrl, RemoteError};
 use crate::store::mbox::{self, Disposition, Field, Mbox, Status, StoreError};
 
 /// Paths and names resolved once from the environment.
@@ -125,9 +127,9 @@ impl MsgState {
 
 /// An open folder.
 pub struct Folder {
-    /// The indexed mailbox.
-    pub mbox: Mbox,
-    /// Its path, as opened.
+    /// The messages: an indexed local mbox, or a remote IMAP/POP3 folder.
+    pub src: Source,
+    /// Its path as opened, or a remote folder's URL.
     pub path: PathBuf,
     /// Opened with `-f`/`file` (edit mode) rather than as the system mailbox.
     pub edit: bool,
@@ -145,18 +147,26 @@ pub struct Folder {
 
 /// An error opening a folder.
 #[derive(Debug)]
-pub struct OpenError(pub StoreError);
+pub enum OpenError {
+    /// A local mailbox could not be opened.
+    Local(StoreError),
+    /// A remote folder could not be opened (connection, TLS, login, SELECT).
+    Remote(RemoteError),
+}
 
 impl OpenError {
-    /// True when the file does not exist.
+    /// True when the (local) file does not exist.
     pub fn is_not_found(&self) -> bool {
-        matches!(self.0, StoreError::NotFound(_))
+        matches!(self, OpenError::Local(StoreError::NotFound(_)))
     }
 }
 
 impl std::fmt::Display for OpenError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
+        match self {
+            OpenError::Local(e) => e.fmt(f),
+            OpenError::Remote(e) => e.fmt(f),
+        }
     }
 }
 
@@ -193,6 +203,9 @@ pub struct Session {
     /// `account NAME { … }` blocks read from start-up files: name → lines, not yet run
     /// (see [`super::account`]).
     pub accounts: BTreeMap<String, Vec<String>>,
+    /// Credentials for remote folders obtained in this session, by `user@host` (memory
+    /// only; see [`super::remote`]).
+    pub(crate) remote_logins: std::collections::HashMap<String, crate::remote::Login>,
 }
 
 /// `source` nesting limit (a file that sources itself stops here, as Heirloom mailx does).
@@ -219,6 +232,7 @@ impl Session {
             source_depth: 0,
             sending: false,
             accounts: BTreeMap::new(),
+            remote_logins: std::collections::HashMap::new(),
         }
     }
 
@@ -229,11 +243,24 @@ impl Session {
         edit: bool,
         read_only: bool,
     ) -> Result<usize, OpenError> {
-        let mb = Mbox::open(path).map_err(OpenError)?;
-        let mailbox_read_only = mb.is_read_only();
-        let msgs: Vec<MsgState> = (0..mb.len())
+        let src = match path.to_str().filter(|p| remote::url::is_folder_url(p)) {
+            Some(u) => {
+                let url = FolderUrl::parse(u).map_err(|e| OpenError::Remote(e.into()))?;
+                let readonly = read_only || self.vars.is_set("readonly");
+                Source::Remote(
+                    self.open_remote(&url, readonly)
+                        .map_err(OpenError::Remote)?,
+                )
+            }
+            None => Source::Local(Mbox::open(path).map_err(OpenError::Local)?),
+        };
+        let mailbox_read_only = match &src {
+            Source::Local(mb) => mb.is_read_only(),
+            Source::Remote(_) => false,
+        };
+        let msgs: Vec<MsgState> = (0..src.len())
             .map(|i| {
-                let st = mb.meta(i).status;
+                let st = src.status(i);
                 MsgState {
                     new: !st.old,
                     read_before: st.read,
@@ -258,7 +285,7 @@ impl Session {
             .map(|i| i + 1)
             .unwrap_or(if n > 0 { 1 } else { 0 });
         self.folder = Some(Folder {
-            mbox: mb,
+            src,
             path: path.to_owned(),
             edit,
             read_only: read_only || self.vars.is_set("readonly") || mailbox_read_only,
@@ -332,7 +359,6 @@ impl Session {
     pub fn summary_line(&self, hl: &Headline, n: usize, width: usize) -> String {
         let f = self.folder.as_ref().expect("folder open");
         let i = n - 1;
-        let meta = f.mbox.meta(i);
         let from = self.sender_shown(i);
         let date = self.date_shown(i);
         let subject = self.subject(n);
@@ -342,8 +368,8 @@ impl Session {
             number: n,
             from: &summary::sanitize(&from),
             date: &date,
-            lines: meta.lines as u64,
-            bytes: meta.len,
+            lines: f.src.lines(i),
+            bytes: f.src.size(i),
             subject: &summary::sanitize(&subject),
         };
         hl.format(&line, width)
@@ -355,7 +381,7 @@ impl Session {
     fn sender_shown(&self, i: usize) -> String {
         let f = self.folder.as_ref().expect("folder open");
         let showname = self.vars.is_set("showname");
-        let from = match f.mbox.field(i, Field::From) {
+        let from = match f.src.field(i, Field::From) {
             Some(v) => fast_sender(v, showname),
             None => String::new(),
         };
@@ -367,7 +393,7 @@ impl Session {
         if self.vars.is_set("showto") && self.is_me(&from) {
             // `To:` is not in the index (it would cost ~45 bytes a message for a rarely used
             // variable): read from the message, only for mail from oneself.
-            if let Some(to) = f.mbox.read_message(i).ok().and_then(|raw| {
+            if let Some(to) = f.src.read_message(i).ok().and_then(|raw| {
                 let (hdr, _) = super::display::split_message(&raw);
                 header::split_fields(hdr)
                     .into_iter()
@@ -392,7 +418,7 @@ impl Session {
 
     fn envelope_sender(&self, i: usize) -> String {
         let f = self.folder.as_ref().expect("folder open");
-        let fl = f.mbox.field(i, Field::FromLine).unwrap_or(b"");
+        let fl = f.src.field(i, Field::FromLine).unwrap_or(b"");
         let s = String::from_utf8_lossy(fl);
         s.split_whitespace().next().unwrap_or("").to_owned()
     }
@@ -415,7 +441,7 @@ impl Session {
             .filter(|v| !v.is_empty() && strftime_ok(v))
             .unwrap_or("%a %b %e %H:%M");
         let header_date = || {
-            let v = f.mbox.field(i, Field::Date)?;
+            let v = f.src.field(i, Field::Date)?;
             let d = crate::message::date::parse_date_header(&String::from_utf8_lossy(v))?;
             Some(d.with_timezone(&chrono::Local).format(fmt).to_string())
         };
@@ -424,7 +450,7 @@ impl Session {
                 return d;
             }
         }
-        let fl = f.mbox.field(i, Field::FromLine).unwrap_or(b"");
+        let fl = f.src.field(i, Field::FromLine).unwrap_or(b"");
         if let Some(d) = asctime_prefix(fl) {
             return d.to_owned();
         }
@@ -473,7 +499,7 @@ impl Session {
     /// The decoded subject of message `n` (1-based).
     pub fn subject(&self, n: usize) -> String {
         let f = self.folder.as_ref().expect("folder open");
-        match f.mbox.field(n - 1, Field::Subject) {
+        match f.src.field(n - 1, Field::Subject) {
             // Plain ASCII without encoded-words: unfolding is all the decoding there is.
             Some(v) if v.is_ascii() && !has_encoded_word(v) => {
                 let mut out = String::with_capacity(v.len());
@@ -656,6 +682,9 @@ impl Session {
         // Moving mail to MBOX and rewriting the mailbox are one step for the user: a SIGHUP
         // or SIGTERM between them would leave messages in both (each write is safe alone).
         let _hold_signals = crate::store::critical::Critical::enter();
+        if let Source::Remote(r) = &f.src {
+            return quit_remote(r, &f.msgs);
+        }
         if f.edit {
             return self.quit_edit(&mut f);
         }
@@ -715,7 +744,7 @@ impl Session {
         if !to_mbox.is_empty() {
             let mut msgs = Vec::with_capacity(to_mbox.len());
             for &i in &to_mbox {
-                match f.mbox.read_raw(i) {
+                match f.src.read_raw(i) {
                     Ok(raw) => msgs.push(mbox::with_status(&raw, f.msgs[i].disk_status())),
                     Err(e) => {
                         eprintln!("rmail: cannot read message {}: {e}", i + 1);
@@ -769,7 +798,10 @@ impl Session {
         f: &mut Folder,
         plan: &[Disposition],
     ) -> Result<mbox::WriteBack, StoreError> {
-        let r = f.mbox.write_back(plan);
+        let Source::Local(mb) = &mut f.src else {
+            return Ok(mbox::WriteBack::default());
+        };
+        let r = mb.write_back(plan);
         if self.vars.is_set("verbose") {
             match &r {
                 Ok(wb) if wb.written => eprintln!(
@@ -786,6 +818,16 @@ impl Session {
         r
     }
 
+    /// The primary mailbox: the `inbox` variable (s-nail; e.g. an `imaps://` URL set by an
+    /// account), else the system mailbox.
+    pub fn inbox(&self) -> PathBuf {
+        match self.vars.get("inbox").filter(|v| !v.trim().is_empty()) {
+            Some(v) if remote::url::is_folder_url(v) => PathBuf::from(v.trim()),
+            Some(v) => expand_tilde(v.trim(), &self.env.home),
+            None => self.env.system_mailbox.clone(),
+        }
+    }
+
     /// `MBOX`: the variable, else `$MBOX`, else `~/mbox`.
     pub fn mbox_path(&self) -> PathBuf {
         if let Some(v) = self.vars.get("MBOX").filter(|v| !v.is_empty()) {
@@ -797,9 +839,14 @@ impl Session {
         }
     }
 
-    /// The folder directory (`folder` variable, relative to HOME), if set.
+    /// The local folder directory (`folder` variable, relative to HOME), else HOME; a
+    /// remote `folder` (an IMAP URL) is handled by [`Session::expand_path`] and `folders`.
     pub fn folder_dir(&self) -> PathBuf {
-        match self.vars.get("folder").filter(|v| !v.is_empty()) {
+        match self
+            .vars
+            .get("folder")
+            .filter(|v| !v.is_empty() && !remote::url::is_folder_url(v))
+        {
             Some(v) => {
                 let p = expand_tilde(v, &self.env.home);
                 if p.is_absolute() {
@@ -816,7 +863,7 @@ impl Session {
     /// `&` MBOX, `+name` in the folder directory, `~` home.
     pub fn expand_path(&self, name: &str) -> PathBuf {
         match name {
-            "%" => return self.env.system_mailbox.clone(),
+            "%" => return self.inbox(),
             "#" => {
                 return self
                     .prev_folder
@@ -830,6 +877,20 @@ impl Session {
             return self.env.spool_of(u);
         }
         if let Some(rest) = name.strip_prefix('+') {
+            // `folder` may be a remote URL: `+Sent` is then that server's mailbox `Sent`.
+            if let Some(base) = self
+                .vars
+                .get("folder")
+                .filter(|v| remote::url::is_folder_url(v))
+            {
+                let base = match base.split_once('?') {
+                    Some((b, q)) => {
+                        return PathBuf::from(format!("{}/{rest}?{q}", b.trim_end_matches('/')))
+                    }
+                    None => base,
+                };
+                return PathBuf::from(format!("{}/{rest}", base.trim_end_matches('/')));
+            }
             return self.folder_dir().join(rest);
         }
         expand_tilde(name, &self.env.home)
@@ -885,6 +946,40 @@ pub fn folder_banner(f: &Folder) -> String {
     s
 }
 
+/// `quit` on a remote folder: messages read in this session get `\Seen`, messages marked
+/// unread lose it, deleted ones are expunged (IMAP) or deleted at `QUIT` (POP3). Read
+/// messages never move to `MBOX` and saved ones stay: a remote folder is kept like a folder
+/// opened with `-f` (s-nail keeps a remote INBOX the same way).
+fn quit_remote(r: &RemoteSource, msgs: &[MsgState]) -> Result<(), ()> {
+    let mut plan = remote::QuitPlan::default();
+    for (i, m) in msgs.iter().enumerate() {
+        let was_seen = r.message(i).flags.seen;
+        if m.deleted {
+            plan.deleted.push(i);
+        } else if m.read && !was_seen {
+            plan.seen.push(i);
+        } else if !m.read && was_seen {
+            plan.unseen.push(i);
+        }
+    }
+    let deleted = plan.deleted.len();
+    match r.commit(&plan) {
+        Ok(()) => {
+            if deleted > 0 {
+                println!("\"{}\": {} removed", r.url, plural(deleted, "message"));
+            }
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!(
+                "rmail: {}: {e}; the server keeps its messages as they were",
+                r.url
+            );
+            Err(())
+        }
+    }
+}
+
 /// `1 message`, `2 messages`.
 pub fn plural(n: usize, word: &str) -> String {
     if n == 1 {
@@ -920,7 +1015,7 @@ impl ListContext for Ctx<'_> {
     }
     fn sender(&self, n: usize) -> String {
         let i = n - 1;
-        match self.f.mbox.field(i, Field::From) {
+        match self.f.src.field(i, Field::From) {
             Some(v) => address::parse_list(v)
                 .into_iter()
                 .map(|m| format!("{} {}", m.name.unwrap_or_default(), m.addr))

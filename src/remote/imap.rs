@@ -52,3 +52,17 @@ impl RemoteFolder for ImapFolder {
         Ok(Vec::new())
     }
 }
+
+/// Appends `messages` to `mailbox` (placeholder).
+pub fn append_to(
+    _opts: &ConnectOptions,
+    _mailbox: &str,
+    _messages: &[(Vec<u8>, RemoteFlags)],
+) -> Result<(), RemoteError> {
+    Err(RemoteError::Unsupported("not written yet"))
+}
+
+/// Lists the mailboxes (placeholder).
+pub fn list_mailboxes(_opts: &ConnectOptions) -> Result<Vec<ListEntry>, RemoteError> {
+    Err(RemoteError::Unsupported("not written yet"))
+}

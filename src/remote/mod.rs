@@ -306,6 +306,16 @@ pub type VarLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 ///
 /// Errors: no password, a failing command, an unreadable CA file, a bad timeout.
 pub fn options_from(url: &FolderUrl, get: VarLookup<'_>) -> Result<ConnectOptions, RemoteError> {
+    options_with_login(url, get, None)
+}
+
+/// [`options_from`], with credentials already known (`Some`) instead of looked up: the
+/// reader asks once per user and host in a session.
+pub fn options_with_login(
+    url: &FolderUrl,
+    get: VarLookup<'_>,
+    known: Option<Login>,
+) -> Result<ConnectOptions, RemoteError> {
     let (proto_key, timeout_key) = match url.protocol {
         Protocol::Imap => ("imap-auth", "imap-timeout"),
         Protocol::Pop3 => ("pop3-auth", "pop3-timeout"),
@@ -322,7 +332,9 @@ pub fn options_from(url: &FolderUrl, get: VarLookup<'_>) -> Result<ConnectOption
         None | Some("") => token_cmd.is_some(),
         Some(_) => false,
     };
-    let login = if xoauth2 {
+    let login = if let Some(l) = known {
+        l
+    } else if xoauth2 {
         let cmd = token_cmd.ok_or_else(|| {
             RemoteError::SecretCommand(format!(
                 "{proto_key}=xoauth2 needs oauth2-token-command (a command printing an access token)"

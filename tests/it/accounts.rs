@@ -6,6 +6,9 @@ use std::path::Path;
 
 const QQ_BLOCK: &str = "account qq {\n  set from=\"alice@qq.com\"\n  \
 set mta=smtps://alice%40qq.com@smtp.qq.com:465\n  set smtp-auth-user=\"alice@qq.com\"\n  \
+set inbox=imaps://alice%40qq.com@imap.qq.com:993/INBOX\n  \
+set folder=imaps://alice%40qq.com@imap.qq.com:993\n  \
+set fetch-url=pop3s://alice%40qq.com@pop.qq.com:995\n  \
 # set password-command=\"pass show mail/qq\"\n}\n";
 
 /// `rmail ARGS` with MAILRC = `rc`, stdin `script`.
