@@ -1,0 +1,212 @@
+//! Issue 6 end to end: the reader (`rmail -f URL`, `-A NAME`) on remote folders served by a
+//! real `rmail serve` over loopback (IMAPS, IMAP with STARTTLS, POP3S), its self-signed
+//! certificate trusted through `tls-ca-file`, checked afterwards with Python's imaplib as an
+//! independent client.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::serve::{make_cert, python, Serve};
+use crate::util::{nonempty_lines, rmail, run_script};
+
+/// A server for alice with IMAP, IMAPS, POP3 and POP3S on `127.0.0.1:0`, holding the three
+/// messages of [`SEND`]; returns it with the certificate path.
+fn start(dir: &Path) -> (Serve, PathBuf) {
+    let (cert, key) = make_cert(dir);
+    let (c, k) = (cert.display().to_string(), key.display().to_string());
+    let s = Serve::start(
+        dir,
+        "",
+        &[
+            ("smtpd_tls_cert_file", &c),
+            ("smtpd_tls_key_file", &k),
+            ("pop3_listen", "127.0.0.1:0"),
+            ("pop3s_listen", "127.0.0.1:0"),
+            ("imap_listen", "127.0.0.1:0"),
+            ("imaps_listen", "127.0.0.1:0"),
+        ],
+    );
+    let (ok, out) = python(SEND, &[s.port("smtp").to_string()]);
+    assert!(ok, "{out}\n{}", s.log());
+    assert!(s.wait_messages("alice", 3, 10), "{}", s.log());
+    (s, cert)
+}
+
+const SEND: &str = r#"
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30)
+for i, subj in enumerate(["first note", "=?UTF-8?B?5rWL6K+V?= second", "third note"], 1):
+    msg = ("Message-ID: <r%d@test>\r\nSubject: %s\r\nFrom: Xavier Y <x%d@example.org>\r\n"
+           "Date: Mon, 30 Nov 2026 10:0%d:00 +0000\r\nTo: alice@localhost\r\n\r\nbody of %d\r\n") % (i, subj, i, i, i)
+    assert s.sendmail("x@example.org", ["alice@localhost"], msg.encode()) == {}
+s.quit()
+"#;
+
+/// Python: the state of alice's mailboxes as lines `MAILBOX: Message-ID flags`.
+const STATE: &str = r#"
+import imaplib, ssl, sys, re
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+m = imaplib.IMAP4_SSL("127.0.0.1", int(sys.argv[1]), ssl_context=ctx)
+m.login("alice", "alicepass")
+for box in sys.argv[3:]:
+    typ, _ = m.select(box, readonly=True)
+    if typ != "OK":
+        print(box + ": missing"); continue
+    typ, data = m.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+    for part in data:
+        if isinstance(part, tuple):
+            flags = re.search(rb"FLAGS \(([^)]*)\)", part[0]).group(1).decode()
+            mid = part[1].decode().strip().split()[-1]
+            print("%s: %s %s" % (box, mid, " ".join(sorted(f for f in flags.split() if f != "\\Recent"))))
+m.logout()
+"#;
+
+fn state(s: &Serve, cert: &Path, boxes: &[&str]) -> String {
+    let mut args = vec![s.port("imaps").to_string(), cert.display().to_string()];
+    args.extend(boxes.iter().map(|b| b.to_string()));
+    let (ok, out) = python(STATE, &args);
+    assert!(ok, "{out}");
+    out
+}
+
+/// `rmail -n ARGS` with the credentials and CA as variables, stdin `script`; returns
+/// (status, stdout, stderr).
+fn reader(home: &Path, cert: &Path, args: &[&str], script: &str) -> (i32, String, String) {
+    let mut c: Command = rmail(home);
+    c.arg("-n")
+        .arg("-S")
+        .arg(format!("tls-ca-file={}", cert.display()))
+        .args(["-S", "password-command=echo alicepass"])
+        .args(args);
+    let o = run_script(c, script);
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn imaps_summary_read_delete_save_and_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, cert) = start(dir.path());
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let url = format!("imaps://alice@127.0.0.1:{}/INBOX", s.port("imaps"));
+
+    // -H: the summary, the encoded subject decoded, nothing changed on the server.
+    let (code, out, err) = reader(&home, &cert, &["-H", "-f", &url], "");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(nonempty_lines(out.as_bytes()), 3, "{out}");
+    assert!(out.contains("测试 second"), "{out}");
+    assert!(out.contains("x1@example.org"), "{out}");
+    assert!(!err.contains("warning"), "{err}");
+    let before = state(&s, &cert, &["INBOX"]);
+    assert!(!before.contains("\\Seen"), "{before}");
+
+    // exit: reading and deleting leave the server untouched.
+    let (code, out, err) = reader(&home, &cert, &["-N", "-f", &url], "p 1\nd 2\nx\n");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("body of 1"), "{out}");
+    assert_eq!(state(&s, &cert, &["INBOX"]), before);
+
+    // quit: 1 read → \Seen, 2 deleted → expunged, 3 saved to Archive (a new mailbox, made
+    // on the server by COPY's TRYCREATE) and kept.
+    let folder = format!("imaps://alice@127.0.0.1:{}", s.port("imaps"));
+    let (code, out, err) = reader(
+        &home,
+        &cert,
+        &["-N", "-S", &format!("folder={folder}"), "-f", &url],
+        "p 1\nd 2\ns 3 +Archive\nfolders\nq\n",
+    );
+    assert_eq!(code, 0, "{err}\n{out}");
+    assert!(out.contains("[Copied] 1 message"), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("Archive")), "{out}");
+    let after = state(&s, &cert, &["INBOX", "Archive"]);
+    assert!(after.contains("INBOX: <r1@test> \\Seen"), "{after}");
+    assert!(!after.contains("<r2@test>"), "{after}");
+    assert!(after.contains("INBOX: <r3@test>"), "{after}");
+    assert!(after.contains("Archive: <r3@test>"), "{after}");
+    assert_eq!(nonempty_lines(after.as_bytes()), 3, "{after}");
+}
+
+#[test]
+fn starttls_pop3s_accounts_and_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, cert) = start(dir.path());
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+
+    // IMAP with STARTTLS on the cleartext port.
+    let url = format!("imap://alice@127.0.0.1:{}/INBOX?starttls", s.port("imap"));
+    let (code, out, err) = reader(&home, &cert, &["-H", "-f", &url], "");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(nonempty_lines(out.as_bytes()), 3, "{out}");
+
+    // POP3S: summary from TOP, a read, and a deletion applied at quit.
+    let pop = format!("pop3s://alice@127.0.0.1:{}", s.port("pop3s"));
+    let (code, out, err) = reader(&home, &cert, &["-N", "-f", &pop], "h\np 3\nd 1\nq\n");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("third note") && out.contains("body of 3"), "{out}");
+    let after = state(&s, &cert, &["INBOX"]);
+    assert!(!after.contains("<r1@test>"), "{after}");
+    assert_eq!(nonempty_lines(after.as_bytes()), 2, "{after}");
+
+    // An account block with inbox= opens it with -A; `save` from a local mbox appends.
+    let rc = dir.path().join("mailrc");
+    std::fs::write(
+        &rc,
+        format!(
+            "account home {{\n  set inbox=imaps://alice@127.0.0.1:{p}/INBOX\n  \
+             set folder=imaps://alice@127.0.0.1:{p}\n  set password-command=\"echo alicepass\"\n  \
+             set tls-ca-file={c}\n}}\n",
+            p = s.port("imaps"),
+            c = cert.display()
+        ),
+    )
+    .unwrap();
+    let mut c = rmail(&home);
+    c.env("MAILRC", &rc).args(["-A", "home", "-H"]);
+    let o = run_script(c, "");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(nonempty_lines(out.as_bytes()), 2, "{out}");
+
+    let local = dir.path().join("local.mbox");
+    std::fs::write(
+        &local,
+        "From z@example.org Mon Nov 30 10:00:00 2026\nMessage-ID: <l1@test>\nSubject: local\n\nlocal body\n\n",
+    )
+    .unwrap();
+    let mut c = rmail(&home);
+    c.env("MAILRC", &rc)
+        .args(["-A", "home", "-N", "-f"])
+        .arg(&local);
+    let o = run_script(c, "copy 1 +Saved\nq\n");
+    assert!(
+        o.status.success(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let after = state(&s, &cert, &["Saved"]);
+    assert!(after.contains("Saved: <l1@test>"), "{after}");
+
+    // A wrong password: the server's refusal, exit 1, the password not shown.
+    let url = format!("imaps://alice@127.0.0.1:{}/INBOX", s.port("imaps"));
+    let mut c = rmail(&home);
+    c.args(["-n", "-H", "-S"])
+        .arg(format!("tls-ca-file={}", cert.display()))
+        .args(["-S", "password-command=echo wrongpass9", "-f", &url]);
+    let o = run_script(c, "");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("refused") && !err.contains("wrongpass9"), "{err}");
+
+    // Without the CA: the certificate is not trusted, and the error says what to do.
+    let mut c = rmail(&home);
+    c.args(["-n", "-H", "-S", "password-command=echo alicepass", "-f", &url]);
+    let o = run_script(c, "");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("TLS") && err.contains("tls-ca-file"), "{err}");
+}
