@@ -217,7 +217,7 @@ fn account_add(preset: &str, address: &str, name: Option<&str>) -> i32 {
     }
     if q.imap_id {
         println!(
-            "Note: {}'s IMAP server needs the IMAP ID command (RFC 2971).",
+            "Note: {}'s IMAP server needs the IMAP ID command (RFC 2971); rmail sends it.",
             p.title
         );
     }

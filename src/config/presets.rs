@@ -347,7 +347,7 @@ impl Preset {
             v.push("app password");
         }
         if q.oauth2_required {
-            v.push("OAuth2 required (not supported yet)");
+            v.push("OAuth2 required (XOAUTH2)");
         }
         if q.no_pop3 {
             v.push("no POP3");

@@ -577,7 +577,7 @@ const AUTH_HINTS: &[(&[&str], &str)] = &[
     (&["gmail.com", "googlemail.com"], "use an app password"),
     (
         &["outlook.com", "office365.com", "hotmail.com", "live.com"],
-        "Outlook.com requires OAuth2: set smtp-auth=xoauth2 and oauth2-token-command",
+        "Outlook.com requires OAuth2: set oauth2-token-command (with smtp-auth=xoauth2 or imap-auth=xoauth2)",
     ),
 ];
 
