@@ -437,26 +437,7 @@ fn expand_tilde(p: &str) -> String {
 
 /// Runs `cmd` with `sh -c` and returns the first line of its output (never logged).
 fn secret_command(cmd: &str, what: &str) -> Result<String, RemoteError> {
-    let out = std::process::Command::new("/bin/sh")
-        .args(["-c", cmd])
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .map_err(|e| RemoteError::SecretCommand(format!("{what}: {e}")))?;
-    if !out.status.success() {
-        return Err(RemoteError::SecretCommand(format!(
-            "{what} exited with {}",
-            out.status
-        )));
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text.lines().next().unwrap_or("").trim_end().to_owned();
-    if line.is_empty() {
-        return Err(RemoteError::SecretCommand(format!(
-            "{what} printed nothing"
-        )));
-    }
-    Ok(line)
+    crate::send::smtp::secret_command_line(cmd, what).map_err(RemoteError::SecretCommand)
 }
 
 /// A connection failure as a [`RemoteError`]: timeouts name host, port and timeout; the

@@ -229,8 +229,9 @@ impl fmt::Display for FolderUrl {
     }
 }
 
-/// `host[:port]`, `[v6][:port]`; `None` for a bad port or bracket.
-fn split_host_port(s: &str) -> Option<(&str, Option<u16>)> {
+/// `host[:port]`, `[v6][:port]`; `None` for a bad port or bracket. Shared with the SMTP
+/// URL parser.
+pub(crate) fn split_host_port(s: &str) -> Option<(&str, Option<u16>)> {
     if let Some(rest) = s.strip_prefix('[') {
         let (h, after) = rest.split_once(']')?;
         return match after {
@@ -244,8 +245,9 @@ fn split_host_port(s: &str) -> Option<(&str, Option<u16>)> {
     }
 }
 
-/// RFC 3986 §2.1 percent-decoding; `None` for a bad escape or invalid UTF-8.
-fn percent_decode(s: &str) -> Option<String> {
+/// RFC 3986 §2.1 percent-decoding; `None` for a bad escape or invalid UTF-8. Shared with
+/// the SMTP URL parser.
+pub(crate) fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

@@ -156,13 +156,19 @@ fn parse_rest(
             Some((u, p)) => (u, Some(p)),
             None => (info, None),
         };
-        user = Some(percent_decode(u).ok_or_else(|| bad("bad %-escape in the user name"))?);
+        user = Some(
+            crate::remote::url::percent_decode(u)
+                .ok_or_else(|| bad("bad %-escape in the user name"))?,
+        );
         if let Some(p) = p {
-            url_password =
-                Some(percent_decode(p).ok_or_else(|| bad("bad %-escape in the password"))?);
+            url_password = Some(
+                crate::remote::url::percent_decode(p)
+                    .ok_or_else(|| bad("bad %-escape in the password"))?,
+            );
         }
     }
-    let (host, port) = split_host_port(hostport).ok_or_else(|| bad("bad host or port"))?;
+    let (host, port) =
+        crate::remote::url::split_host_port(hostport).ok_or_else(|| bad("bad host or port"))?;
     if host.is_empty() {
         return Err(bad("no host"));
     }
@@ -227,39 +233,6 @@ fn parse_rest(
         allow_cleartext_auth: get("smtp-auth-allow-cleartext").is_some(),
         verbose: get("verbose").is_some(),
     })
-}
-
-/// `host`, `host:port`, `[v6]`, `[v6]:port`.
-fn split_host_port(s: &str) -> Option<(&str, Option<u16>)> {
-    if let Some(r) = s.strip_prefix('[') {
-        let (h, after) = r.split_once(']')?;
-        return match after {
-            "" => Some((h, None)),
-            p => Some((h, Some(p.strip_prefix(':')?.parse().ok()?))),
-        };
-    }
-    match s.rsplit_once(':') {
-        Some((h, p)) => Some((h, Some(p.parse().ok()?))),
-        None => Some((s, None)),
-    }
-}
-
-/// RFC 3986 §2.1 percent-decoding; `None` for a bad escape or invalid UTF-8.
-fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// The URL without a password in its user part, for error messages.
@@ -541,26 +514,27 @@ fn oauth2_token(cfg: &SmtpConfig) -> Result<String, SendError> {
     run_secret_command(cmd, "oauth2-token-command")
 }
 
-/// Runs `cmd` with `sh -c` and returns the first line of its output (never logged).
 fn run_secret_command(cmd: &str, what: &str) -> Result<String, SendError> {
+    secret_command_line(cmd, what).map_err(SendError::PasswordCommand)
+}
+
+/// Runs `cmd` with `sh -c` (stdin empty, stderr passed through) and returns the first line
+/// of its output (never logged): `password-command`, `oauth2-token-command`. Errors, as
+/// text naming `what`: the command cannot run, exits non-zero, or prints nothing.
+pub(crate) fn secret_command_line(cmd: &str, what: &str) -> Result<String, String> {
     let out = std::process::Command::new("/bin/sh")
         .args(["-c", cmd])
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::inherit())
         .output()
-        .map_err(|e| SendError::PasswordCommand(format!("{what}: {e}")))?;
+        .map_err(|e| format!("{what}: {e}"))?;
     if !out.status.success() {
-        return Err(SendError::PasswordCommand(format!(
-            "{what} exited with {}",
-            out.status
-        )));
+        return Err(format!("{what} exited with {}", out.status));
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text.lines().next().unwrap_or("").trim_end().to_owned();
     if line.is_empty() {
-        return Err(SendError::PasswordCommand(format!(
-            "{what} printed nothing"
-        )));
+        return Err(format!("{what} printed nothing"));
     }
     Ok(line)
 }

@@ -147,7 +147,10 @@ fn starttls_pop3s_accounts_and_errors() {
     let pop = format!("pop3s://alice@127.0.0.1:{}", s.port("pop3s"));
     let (code, out, err) = reader(&home, &cert, &["-N", "-f", &pop], "h\np 3\nd 1\nq\n");
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("third note") && out.contains("body of 3"), "{out}");
+    assert!(
+        out.contains("third note") && out.contains("body of 3"),
+        "{out}"
+    );
     let after = state(&s, &cert, &["INBOX"]);
     assert!(!after.contains("<r1@test>"), "{after}");
     assert_eq!(nonempty_lines(after.as_bytes()), 2, "{after}");
@@ -183,11 +186,7 @@ fn starttls_pop3s_accounts_and_errors() {
         .args(["-A", "home", "-N", "-f"])
         .arg(&local);
     let o = run_script(c, "copy 1 +Saved\nq\n");
-    assert!(
-        o.status.success(),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let after = state(&s, &cert, &["Saved"]);
     assert!(after.contains("Saved: <l1@test>"), "{after}");
 
@@ -200,11 +199,21 @@ fn starttls_pop3s_accounts_and_errors() {
     let o = run_script(c, "");
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains("refused") && !err.contains("wrongpass9"), "{err}");
+    assert!(
+        err.contains("refused") && !err.contains("wrongpass9"),
+        "{err}"
+    );
 
     // Without the CA: the certificate is not trusted, and the error says what to do.
     let mut c = rmail(&home);
-    c.args(["-n", "-H", "-S", "password-command=echo alicepass", "-f", &url]);
+    c.args([
+        "-n",
+        "-H",
+        "-S",
+        "password-command=echo alicepass",
+        "-f",
+        &url,
+    ]);
     let o = run_script(c, "");
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
