@@ -245,9 +245,12 @@ pub enum Command {
         #[command(subcommand)]
         action: AccountAction,
     },
-    /// Download new mail from a POP3 server into a local mailbox, like fetchmail: new
-    /// messages (by UIDL, remembered in $XDG_STATE_HOME/rmail/fetch/) are appended to the
-    /// mailbox under its lock and synced, then deleted on the server unless --keep.
+    /// Download new mail from a POP3 server into a local mailbox, like fetchmail.
+    ///
+    /// New messages (by UIDL, remembered in $XDG_STATE_HOME/rmail/fetch/ACCOUNT.uidl) are
+    /// appended to the mailbox under its lock and synced, then recorded, then deleted on the
+    /// server unless --keep (only the messages this run downloaded are deleted). Exit 0 on
+    /// success, also when there is no new mail; 1 on failure.
     Fetch {
         /// An account name from the start-up files (its `fetch-url` variable, e.g.
         /// pop3s://USER@pop.HOST:995, and its password-command, tls-ca-file, …), or a
