@@ -248,31 +248,29 @@ pub fn run(req: &FetchRequest) -> Result<FetchReport, FetchError> {
     let mut progress =
         super::Progress::new(format!("{host}: messages"), new.len() as u64, opts.progress);
     let mut downloaded: Vec<u64> = Vec::with_capacity(new.len());
-    let mut batch: Vec<Vec<u8>> = Vec::new();
-    let mut batch_uidls: Vec<String> = Vec::new();
-    let mut batch_octets = 0usize;
-    let mut batch_numbers: Vec<u64> = Vec::new();
+    let mut batch = Batch::default();
     for (k, (n, uidl)) in new.iter().enumerate() {
-        let msg = c.retr(*n).map_err(session)?;
+        let msg = match c.retr(*n) {
+            Ok(m) => m,
+            Err(e) => {
+                // Keep what was downloaded; delete nothing (no QUIT).
+                batch.flush(req, &mut state, &mut downloaded)?;
+                return Err(session(e).into());
+            }
+        };
         let (h, _) = crate::message::header::header_end(&msg);
-        let entry = crate::mda::mbox_entry(&envelope_sender(&msg[..h]), &msg, chrono::Local::now());
-        batch_octets += entry.len();
-        batch.push(entry);
-        batch_uidls.push(uidl.clone());
-        batch_numbers.push(*n);
+        let sender = envelope_sender(&msg[..h]);
+        batch.push(
+            crate::mda::mbox_entry(&sender, &msg, chrono::Local::now()),
+            uidl,
+            *n,
+        );
         progress.set(k as u64 + 1);
-        if batch.len() >= BATCH_MESSAGES || batch_octets >= BATCH_OCTETS || k + 1 == new.len() {
-            crate::store::mbox::append(&req.mailbox, &batch).map_err(|e| FetchError::Mailbox {
-                path: req.mailbox.clone(),
-                detail: e.to_string(),
-            })?;
-            state.extend(batch_uidls.drain(..));
-            write_state(&req.state, &state)?;
-            downloaded.append(&mut batch_numbers);
-            batch.clear();
-            batch_octets = 0;
+        if batch.entries.len() >= BATCH_MESSAGES || batch.octets >= BATCH_OCTETS {
+            batch.flush(req, &mut state, &mut downloaded)?;
         }
     }
+    batch.flush(req, &mut state, &mut downloaded)?;
     progress.finish();
     if pruned && downloaded.is_empty() {
         write_state(&req.state, &state)?;
@@ -289,6 +287,50 @@ pub fn run(req: &FetchRequest) -> Result<FetchReport, FetchError> {
     }
     c.quit().map_err(session)?;
     Ok(report)
+}
+
+/// Downloaded messages not yet in the mailbox.
+#[derive(Default)]
+struct Batch {
+    /// mbox entries ([`crate::mda::mbox_entry`]).
+    entries: Vec<Vec<u8>>,
+    uidls: Vec<String>,
+    numbers: Vec<u64>,
+    octets: usize,
+}
+
+impl Batch {
+    fn push(&mut self, entry: Vec<u8>, uidl: &str, number: u64) {
+        self.octets += entry.len();
+        self.entries.push(entry);
+        self.uidls.push(uidl.to_owned());
+        self.numbers.push(number);
+    }
+
+    /// Appends the batch (one lock, one fsync), THEN records its UIDLs in the state file;
+    /// the message numbers move to `downloaded` (to be deleted). Nothing when empty.
+    fn flush(
+        &mut self,
+        req: &FetchRequest,
+        state: &mut BTreeSet<String>,
+        downloaded: &mut Vec<u64>,
+    ) -> Result<(), FetchError> {
+        if self.entries.is_empty() {
+            return Ok(());
+        }
+        crate::store::mbox::append(&req.mailbox, &self.entries).map_err(|e| {
+            FetchError::Mailbox {
+                path: req.mailbox.clone(),
+                detail: e.to_string(),
+            }
+        })?;
+        state.extend(self.uidls.drain(..));
+        write_state(&req.state, state)?;
+        downloaded.append(&mut self.numbers);
+        self.entries.clear();
+        self.octets = 0;
+        Ok(())
+    }
 }
 
 /// The line `rmail fetch` prints: `fetched 3 messages from HOST into MAILBOX`, or
@@ -373,6 +415,111 @@ mod tests {
         // shape with the variables as they are.
         let p = state_path("acct");
         assert!(p.ends_with("rmail/fetch/acct.uidl"), "{}", p.display());
+    }
+
+    fn request(port: u16, dir: &Path, keep: bool) -> FetchRequest {
+        FetchRequest {
+            account: Some("t".into()),
+            opts: crate::remote::pop3_folder::tests::plain_options(port),
+            mailbox: dir.join("inbox"),
+            state: dir.join("state/t.uidl"),
+            keep,
+        }
+    }
+
+    #[test]
+    fn run_appends_records_then_deletes() {
+        use crate::remote::pop3_folder::tests::{login_script, scripted};
+        let dir = tempfile::tempdir().unwrap();
+        let set = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+        write_state(&dir.path().join("state/t.uidl"), &set(&["old", "gone"])).unwrap();
+        let mut script = login_script();
+        script.extend([
+            ("UIDL", "+OK\r\n1 old\r\n2 new1\r\n3 new2\r\n.\r\n"),
+            (
+                "RETR 2",
+                "+OK\r\nReturn-Path: <rp@a.example>\r\nFrom: f@b.example\r\n\r\nFrom me\r\n.\r\n",
+            ),
+            ("RETR 3", "+OK\r\nFrom: Y <y@c.example>\r\n\r\nhi\r\n.\r\n"),
+            ("DELE 2", "+OK\r\n"),
+            ("DELE 3", "+OK\r\n"),
+            ("QUIT", "+OK\r\n"),
+        ]);
+        let (port, h) = scripted(vec![script]);
+        let r = run(&request(port, dir.path(), false)).unwrap();
+        assert_eq!(
+            r,
+            FetchReport {
+                fetched: 2,
+                deleted: 2
+            }
+        );
+        h.join().unwrap();
+        let mbox = std::fs::read_to_string(dir.path().join("inbox")).unwrap();
+        let lines: Vec<&str> = mbox.lines().collect();
+        assert!(lines[0].starts_with("From rp@a.example "), "{mbox}");
+        assert_eq!(lines[4], ">From me", "{mbox}");
+        assert!(lines[6].starts_with("From y@c.example "), "{mbox}");
+        assert_eq!(
+            read_state(&dir.path().join("state/t.uidl")).unwrap(),
+            set(&["new1", "new2", "old"]),
+            "recorded, and the UIDL no longer on the server dropped"
+        );
+
+        // --keep, nothing new: no RETR, no DELE.
+        let mut script = login_script();
+        script.extend([
+            ("UIDL", "+OK\r\n1 old\r\n2 new1\r\n.\r\n"),
+            ("QUIT", "+OK\r\n"),
+        ]);
+        let (port, h) = scripted(vec![script]);
+        assert_eq!(
+            run(&request(port, dir.path(), true)).unwrap(),
+            FetchReport::default()
+        );
+        h.join().unwrap();
+        assert_eq!(
+            read_state(&dir.path().join("state/t.uidl")).unwrap(),
+            set(&["new1", "old"])
+        );
+    }
+
+    #[test]
+    fn no_uidl_is_an_error_and_writes_nothing() {
+        use crate::remote::pop3_folder::tests::{login_script, scripted};
+        let dir = tempfile::tempdir().unwrap();
+        let mut script = login_script();
+        script.push(("UIDL", "-ERR what\r\n"));
+        let (port, h) = scripted(vec![script]);
+        let e = run(&request(port, dir.path(), false)).unwrap_err();
+        assert!(matches!(e, FetchError::NoUidl(_)), "{e}");
+        assert!(e.to_string().contains("no UIDL"));
+        h.join().unwrap();
+        assert!(!dir.path().join("inbox").exists());
+        assert!(!dir.path().join("state").exists());
+    }
+
+    #[test]
+    fn a_failed_retr_keeps_what_was_appended_and_deletes_nothing() {
+        use crate::remote::pop3_folder::tests::{login_script, scripted};
+        let dir = tempfile::tempdir().unwrap();
+        let mut script = login_script();
+        script.extend([
+            ("UIDL", "+OK\r\n1 a\r\n2 b\r\n.\r\n"),
+            ("RETR 1", "+OK\r\nSubject: a\r\n\r\nx\r\n.\r\n"),
+            ("RETR 2", "CLOSE"),
+        ]);
+        let (port, h) = scripted(vec![script]);
+        assert!(run(&request(port, dir.path(), false)).is_err());
+        h.join().unwrap();
+        // What was downloaded is appended and recorded; nothing was deleted (no DELE, no
+        // QUIT in the transcript).
+        let mbox = std::fs::read_to_string(dir.path().join("inbox")).unwrap();
+        assert!(mbox.contains("Subject: a\n\nx\n"), "{mbox}");
+        assert_eq!(
+            read_state(&dir.path().join("state/t.uidl")).unwrap(),
+            ["a".to_owned()].into_iter().collect()
+        );
     }
 
     #[test]

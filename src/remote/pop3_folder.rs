@@ -404,8 +404,131 @@ impl RemoteFolder for Pop3Folder {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+
+    /// What a scripted connection expects (exactly) and answers; the answer `CLOSE` drops
+    /// the connection instead.
+    pub(crate) type Script = Vec<(&'static str, &'static str)>;
+
+    /// A loopback POP3 server playing one script per accepted connection, in order; the
+    /// handle yields every line received.
+    pub(crate) fn scripted(conns: Vec<Script>) -> (u16, std::thread::JoinHandle<Vec<String>>) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let h = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            for script in conns {
+                let (s, _) = l.accept().unwrap();
+                s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+                    .unwrap();
+                let mut w = s.try_clone().unwrap();
+                let mut r = BufReader::new(s);
+                w.write_all(b"+OK ready\r\n").unwrap();
+                for (expect, answer) in script {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).unwrap() == 0 {
+                        break;
+                    }
+                    let line = line.trim_end().to_owned();
+                    assert_eq!(line, expect);
+                    got.push(line);
+                    if answer == "CLOSE" {
+                        break;
+                    }
+                    w.write_all(answer.as_bytes()).unwrap();
+                }
+            }
+            got
+        });
+        (port, h)
+    }
+
+    /// Options for a cleartext loopback URL, user bob, password pw.
+    pub(crate) fn plain_options(port: u16) -> ConnectOptions {
+        ConnectOptions {
+            url: FolderUrl::parse(&format!("pop3://bob@127.0.0.1:{port}")).unwrap(),
+            login: Login::Password {
+                user: "bob".into(),
+                password: "pw".into(),
+            },
+            tls: Default::default(),
+            timeout: std::time::Duration::from_secs(10),
+            imap_id: false,
+            progress: false,
+            read_only: false,
+        }
+    }
+
+    /// The login exchange of [`plain_options`] with a server without SASL.
+    pub(crate) fn login_script() -> Script {
+        vec![
+            ("CAPA", "+OK\r\nUSER\r\nUIDL\r\nTOP\r\n.\r\n"),
+            ("USER bob", "+OK\r\n"),
+            ("PASS pw", "+OK\r\n"),
+        ]
+    }
+
+    #[test]
+    fn reconnects_by_uidl_after_a_lost_connection() {
+        let mut first = login_script();
+        first.extend([
+            ("UIDL", "+OK\r\n1 u1\r\n2 u2\r\n.\r\n"),
+            ("LIST", "+OK\r\n1 10\r\n2 20\r\n.\r\n"),
+            ("CAPA", "+OK\r\nTOP\r\n.\r\n"),
+            ("TOP 1 0", "+OK\r\nSubject: one\r\n\r\n.\r\n"),
+            ("TOP 2 0", "+OK\r\nSubject: two\r\n\r\n.\r\n"),
+            ("RETR 2", "CLOSE"),
+        ]);
+        // Meanwhile another client removed u1: u2 is now message 1.
+        let mut second = login_script();
+        second.extend([
+            ("UIDL", "+OK\r\n1 u2\r\n.\r\n"),
+            ("RETR 1", "+OK\r\nSubject: two\r\n\r\nbody\r\n.\r\n"),
+            ("DELE 1", "+OK\r\n"),
+            ("QUIT", "+OK\r\n"),
+        ]);
+        let (port, h) = scripted(vec![first, second]);
+        let mut f = Pop3Folder::open(&plain_options(port)).unwrap();
+        let sum = f.take_summary();
+        assert_eq!(sum.len(), 2);
+        assert_eq!(sum[1].subject.as_deref(), Some(&b"two"[..]));
+        assert_eq!(sum[1].size, 20);
+        assert_eq!(f.fetch(1).unwrap(), b"Subject: two\n\nbody\n");
+        assert!(matches!(f.fetch(0), Err(RemoteError::Gone(1))));
+        f.commit(&QuitPlan {
+            deleted: vec![0, 1],
+            ..QuitPlan::default()
+        })
+        .unwrap();
+        assert_eq!(h.join().unwrap().len(), 16);
+    }
+
+    #[test]
+    fn commit_without_deletions_just_quits_and_top_refused_falls_back_to_retr() {
+        let mut script = login_script();
+        script.extend([
+            ("UIDL", "-ERR unknown command\r\n"),
+            ("LIST", "+OK\r\n1 10\r\n.\r\n"),
+            ("CAPA", "+OK\r\n.\r\n"),
+            ("TOP 1 0", "-ERR unknown command\r\n"),
+            ("RETR 1", "+OK\r\nSubject: whole\r\n\r\nb\r\n.\r\n"),
+            ("QUIT", "+OK\r\n"),
+        ]);
+        let (port, h) = scripted(vec![script]);
+        let mut f = Pop3Folder::open(&plain_options(port)).unwrap();
+        let sum = f.take_summary();
+        assert_eq!(sum[0].subject.as_deref(), Some(&b"whole"[..]));
+        assert_eq!(
+            f.fetch(0).unwrap(),
+            b"Subject: whole\n\nb\n",
+            "from the cache"
+        );
+        f.commit(&QuitPlan::default()).unwrap();
+        h.join().unwrap();
+    }
 
     #[test]
     fn envelope_sender_choice() {
