@@ -628,10 +628,13 @@ impl Pop3Client {
 
     /// TOP `n lines` for every `n` in `numbers`, in order, calling `each(index, answer)` with
     /// the header (as [`top`](Self::top) gives it) or the server's `-ERR`. When the server
-    /// lists `PIPELINING` in CAPA (RFC 2449 §6.6) the commands go out in groups of
-    /// [`PIPELINE_WINDOW`], one write each, and the answers are read in order; otherwise
-    /// one command at a time. The groups are small so neither side can block writing
-    /// while the other is not reading. I/O and protocol errors end the call.
+    /// lists `PIPELINING` in CAPA (RFC 2449 §6.6) up to [`PIPELINE_WINDOW`] commands are
+    /// in flight: the first ones go out in one write, then one more after each answer read
+    /// (a sliding window: the window bounds what either side buffers, and each command
+    /// carries the ACK a server without `TCP_NODELAY` waits for before sending the next
+    /// answers — with whole groups per write instead, 2,000 headers took twice as long as
+    /// without pipelining). Otherwise one command at a time. I/O and protocol errors end
+    /// the call.
     pub fn top_many(
         &mut self,
         numbers: &[u64],
@@ -643,27 +646,29 @@ impl Pop3Client {
         } else {
             1
         };
-        let mut done = 0;
-        for group in numbers.chunks(window) {
-            let mut out = Vec::with_capacity(group.len() * 16);
-            for n in group {
-                out.extend_from_slice(format!("TOP {n} {lines}\r\n").as_bytes());
-            }
-            self.reader.stream.write_all(&out)?;
+        let command = |n: &u64| format!("TOP {n} {lines}\r\n");
+        let first: String = numbers.iter().take(window).map(command).collect();
+        let mut next = numbers.len().min(window);
+        if !first.is_empty() {
+            self.reader.stream.write_all(first.as_bytes())?;
             self.reader.stream.flush()?;
-            for _ in group {
-                let answer = match self.read_status("TOP")? {
-                    Ok(Status::Ok(_)) => Ok(self.reader_multiline()?),
-                    Ok(_) => {
-                        return Err(Pop3Error::Protocol(
-                            "unexpected continuation after TOP".into(),
-                        ))
-                    }
-                    Err(e) => Err(e),
-                };
-                each(done, answer);
-                done += 1;
+        }
+        for done in 0..numbers.len() {
+            let answer = match self.read_status("TOP")? {
+                Ok(Status::Ok(_)) => Ok(self.reader_multiline()?),
+                Ok(_) => {
+                    return Err(Pop3Error::Protocol(
+                        "unexpected continuation after TOP".into(),
+                    ))
+                }
+                Err(e) => Err(e),
+            };
+            if let Some(n) = numbers.get(next) {
+                self.reader.stream.write_all(command(n).as_bytes())?;
+                self.reader.stream.flush()?;
+                next += 1;
             }
+            each(done, answer);
         }
         Ok(())
     }
