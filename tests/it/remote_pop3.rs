@@ -190,7 +190,9 @@ fn pop3_folder_over_tls_stls_and_plain() {
 }
 
 /// Opens `n` messages written straight into the spool (no SMTP), over POP3S: the summary
-/// with pipelined TOP. Prints the time; `RMAIL_POP3_BENCH=2000` for the issue's figure.
+/// with pipelined TOP. Prints the time; `RMAIL_POP3_BENCH=2000` for the issue's figure,
+/// `RMAIL_POP3_BENCH_DELAY_MS=10` to go through a proxy that delays every chunk by that
+/// much each way (a round trip of twice that), as a distant server would.
 #[test]
 fn pop3_folder_summary_of_many_messages() {
     if !peers() {
@@ -209,7 +211,15 @@ fn pop3_folder_summary_of_many_messages() {
         mbox.push('\n');
     }
     std::fs::write(s.dir.join("spool/bob"), mbox).unwrap();
-    let url = format!("pop3s://bob@127.0.0.1:{}", s.port("pop3s"));
+    let delay = std::env::var("RMAIL_POP3_BENCH_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_millis);
+    let port = match delay {
+        Some(d) => delay_proxy(s.port("pop3s"), d),
+        None => s.port("pop3s"),
+    };
+    let url = format!("pop3s://bob@127.0.0.1:{port}");
     let t = Instant::now();
     let mut f = Pop3Folder::open(&options(&url, "bobpass", &cert)).unwrap();
     let took = t.elapsed();
@@ -220,8 +230,57 @@ fn pop3_folder_summary_of_many_messages() {
         Some(format!("bulk {}", n - 1).as_bytes())
     );
     f.close();
-    eprintln!("POP3S open with {n} messages (UIDL, LIST, TOP n 0 pipelined): {took:?}");
-    assert!(took < Duration::from_secs(10), "{took:?}");
+    eprintln!(
+        "POP3S open with {n} messages (UIDL, LIST, TOP n 0 pipelined, delay {delay:?}): \
+         {took:?}"
+    );
+    assert!(
+        delay.is_some() || took < Duration::from_secs(10),
+        "{took:?}"
+    );
+}
+
+/// A one-connection TCP proxy on loopback to `port` that delivers every chunk `delay`
+/// after it was read, in order, both ways; returns its port.
+fn delay_proxy(port: u16, delay: Duration) -> u16 {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mine = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let (client, _) = l.accept().unwrap();
+        let server = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        for (mut from, mut to) in [
+            (client.try_clone().unwrap(), server.try_clone().unwrap()),
+            (server, client),
+        ] {
+            from.set_nodelay(true).ok();
+            let (tx, rx) = std::sync::mpsc::channel::<(Instant, Vec<u8>)>();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 65536];
+                while let Ok(n) = from.read(&mut buf) {
+                    if n == 0
+                        || tx
+                            .send((Instant::now() + delay, buf[..n].to_vec()))
+                            .is_err()
+                    {
+                        break;
+                    }
+                }
+            });
+            std::thread::spawn(move || {
+                to.set_nodelay(true).ok();
+                for (at, data) in rx {
+                    std::thread::sleep(at.saturating_duration_since(Instant::now()));
+                    if to.write_all(&data).is_err() {
+                        break;
+                    }
+                }
+                let _ = to.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    mine
 }
 
 /// The account block `rmail fetch` reads.
