@@ -20,7 +20,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use super::pop3::Pop3Error;
-use super::pop3_folder::{connect_login, envelope_sender};
+use super::pop3_folder::{connect_login, envelope_sender, session_error};
 use super::{ConnectOptions, FolderUrl, Protocol, RemoteError};
 
 /// How many messages are appended (and fsync'ed, and recorded) at a time.
@@ -217,18 +217,7 @@ pub fn write_state(path: &Path, uidls: &BTreeSet<String>) -> Result<(), FetchErr
 pub fn run(req: &FetchRequest) -> Result<FetchReport, FetchError> {
     let opts = &req.opts;
     let host = opts.url.host.clone();
-    let session = |e: Pop3Error| match e {
-        Pop3Error::Server(s) => RemoteError::Server {
-            host: host.clone(),
-            command: s.command,
-            text: s.text,
-        },
-        Pop3Error::Io(io) => super::connect_error(&opts.url, opts.timeout, &io),
-        other => RemoteError::Protocol {
-            host: host.clone(),
-            detail: other.to_string(),
-        },
-    };
+    let session = |e: Pop3Error| session_error(opts, e);
     let mut c = connect_login(opts)?;
     let listing = match c.uidl() {
         Ok(l) => l,

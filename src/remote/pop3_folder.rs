@@ -78,6 +78,12 @@ fn map_error(opts: &ConnectOptions, stage: Stage, e: Pop3Error) -> RemoteError {
     }
 }
 
+/// A [`Pop3Error`] after login as a [`RemoteError`] (as the folder words it), for
+/// `rmail fetch`.
+pub(crate) fn session_error(opts: &ConnectOptions, e: Pop3Error) -> RemoteError {
+    map_error(opts, Stage::Session, e)
+}
+
 /// Whether `e` means the connection is gone (so a reconnect may help): I/O errors and a
 /// server that closed the connection or broke the protocol (the client is out of step).
 fn is_lost(e: &Pop3Error) -> bool {
