@@ -22,6 +22,9 @@ _rmail() {
             rmail,deliver)
                 cmd="rmail__subcmd__deliver"
                 ;;
+            rmail,fetch)
+                cmd="rmail__subcmd__fetch"
+                ;;
             rmail,newaliases)
                 cmd="rmail__subcmd__newaliases"
                 ;;
@@ -74,7 +77,7 @@ _rmail() {
 
     case "${cmd}" in
         rmail)
-            opts="-f -u -H -N -e -n -i -R -S -A -v -s -c -b -r -a -t -E -h -V --help --version deliver serve-session serve users queue newaliases sendmail presets account"
+            opts="-f -u -H -N -e -n -i -R -S -A -v -s -c -b -r -a -t -E -h -V --help --version deliver serve-session serve users queue newaliases sendmail presets account fetch"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -175,6 +178,28 @@ _rmail() {
                     return 0
                     ;;
                 --size-limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rmail__subcmd__fetch)
+            opts="-k -m -v -h --keep --mailbox --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --mailbox)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -m)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

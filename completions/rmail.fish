@@ -53,6 +53,7 @@ complete -c rmail -n "__fish_rmail_needs_command" -a "newaliases" -d 'Check the 
 complete -c rmail -n "__fish_rmail_needs_command" -a "sendmail" -d 'The sendmail interface: enqueue the message on standard input for the recipients (-t: from its To/Cc/Bcc), with the classic flags -i, -oi, -f SENDER, -F NAME. Also what rmail does when invoked under the name `sendmail`; as `mailq` it lists the queue'
 complete -c rmail -n "__fish_rmail_needs_command" -a "presets" -d 'List the mail provider presets: SMTP, IMAP and POP3 servers (host:port, TLS mode) and the provider\'s quirks (authorization code, app password, OAuth2, IMAP ID)'
 complete -c rmail -n "__fish_rmail_needs_command" -a "account" -d 'Manage accounts in the start-up file ($MAILRC, else ~/.mailrc)'
+complete -c rmail -n "__fish_rmail_needs_command" -a "fetch" -d 'Download new mail from a POP3 server into a local mailbox, like fetchmail'
 complete -c rmail -n "__fish_rmail_using_subcommand deliver" -s f -d 'The envelope sender for the From_ line' -r
 complete -c rmail -n "__fish_rmail_using_subcommand deliver" -s c -l config -d 'The server configuration whose mail_spool_directory to use (default: $RMAIL_CONFIG, else /etc/rmail/main.cf when it exists, else /var/mail)' -r -F
 complete -c rmail -n "__fish_rmail_using_subcommand deliver" -l mailbox -d 'The mailbox to write in batch mode (default: USER\'s system mailbox)' -r -F
@@ -93,3 +94,7 @@ complete -c rmail -n "__fish_rmail_using_subcommand account; and not __fish_seen
 complete -c rmail -n "__fish_rmail_using_subcommand account; and not __fish_seen_subcommand_from add" -f -a "add" -d 'Append an `account NAME { … }` block for ADDRESS at PRESET\'s provider to $MAILRC or ~/.mailrc (created with mode 0600; existing lines are never rewritten; refused when an account NAME exists). No password is written: set `password-command` in the block'
 complete -c rmail -n "__fish_rmail_using_subcommand account; and __fish_seen_subcommand_from add" -l name -d 'The account name (default: the preset name)' -r
 complete -c rmail -n "__fish_rmail_using_subcommand account; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
+complete -c rmail -n "__fish_rmail_using_subcommand fetch" -s m -l mailbox -d 'The mailbox to append to (default: the `fetch-mailbox` variable, else $MAIL, else the system mailbox)' -r -F
+complete -c rmail -n "__fish_rmail_using_subcommand fetch" -s k -l keep -d 'Leave the messages on the server (they are still fetched only once)'
+complete -c rmail -n "__fish_rmail_using_subcommand fetch" -s v -l verbose -d 'Report what was fetched on stderr even when it is not a terminal'
+complete -c rmail -n "__fish_rmail_using_subcommand fetch" -s h -l help -d 'Print help (see more with \'--help\')'

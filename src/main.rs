@@ -99,6 +99,12 @@ fn run(cli: Cli) -> i32 {
                     name,
                 },
         }) => return account_add(preset, address, name.as_deref()),
+        Some(Command::Fetch {
+            account,
+            keep,
+            mailbox,
+            verbose,
+        }) => return fetch(account, *keep, mailbox.as_deref(), *verbose),
         None => {}
     }
     // -A: applied by the session after the start-up files, in both modes.
@@ -226,6 +232,66 @@ fn account_add(preset: &str, address: &str, name: Option<&str>) -> i32 {
          use it with: rmail -A {name}"
     );
     EXIT_OK
+}
+
+/// `rmail fetch ACCOUNT [--keep] [--mailbox PATH] [-v]`: the start-up files are read as
+/// for `rmail -A ACCOUNT` (a URL operand: without an account), then
+/// [`rmail::remote::fetch::run`]. 0 on success (also with no new mail), 1 on failure.
+fn fetch(account: &str, keep: bool, mailbox: Option<&std::path::Path>, verbose: bool) -> i32 {
+    use rmail::remote::{self, fetch};
+    use std::io::IsTerminal;
+    let is_url = remote::url::is_folder_url(account);
+    let mut s = mua::session::Session::new(false);
+    if let Err(e) = s.load_startup_files(false, (!is_url).then_some(account), &[]) {
+        eprintln!("rmail fetch: {e}");
+        return 1;
+    }
+    let get = |k: &str| s.vars.get(k).map(str::to_owned);
+    let url = match fetch::fetch_url(account, &get) {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("rmail fetch: {e}");
+            return 1;
+        }
+    };
+    let opts = match remote::options_from(&url, &get) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("rmail fetch: {e}");
+            return 1;
+        }
+    };
+    remote::warn_cleartext(&url);
+    let mailbox = match mailbox {
+        Some(m) => m.to_path_buf(),
+        None => match get("fetch-mailbox").filter(|m| !m.trim().is_empty()) {
+            Some(m) => expand_folder_arg(m.trim()),
+            None => s.env.system_mailbox.clone(),
+        },
+    };
+    let name = fetch::state_name((!is_url).then_some(account), &url);
+    let req = fetch::FetchRequest {
+        account: (!is_url).then(|| account.to_owned()),
+        opts,
+        mailbox,
+        state: fetch::state_path(&name),
+        keep,
+    };
+    match fetch::run(&req) {
+        Ok(report) => {
+            if verbose || std::io::stderr().is_terminal() {
+                eprintln!(
+                    "rmail: {}",
+                    fetch::summary_line(&report, &url.host, &req.mailbox)
+                );
+            }
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("rmail fetch: {e}");
+            1
+        }
+    }
 }
 
 /// `-f +name` means the folder directory, as in mailx; the rest is a path.

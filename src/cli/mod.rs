@@ -246,6 +246,29 @@ pub enum Command {
         #[command(subcommand)]
         action: AccountAction,
     },
+    /// Download new mail from a POP3 server into a local mailbox, like fetchmail.
+    ///
+    /// New messages (by UIDL, remembered in $XDG_STATE_HOME/rmail/fetch/ACCOUNT.uidl) are
+    /// appended to the mailbox under its lock and synced, then recorded, then deleted on the
+    /// server unless --keep (only the messages this run downloaded are deleted). Exit 0 on
+    /// success, also when there is no new mail; 1 on failure.
+    Fetch {
+        /// An account name from the start-up files (its `fetch-url` variable, e.g.
+        /// pop3s://USER@pop.HOST:995, and its password-command, tls-ca-file, …), or a
+        /// pop3:// or pop3s:// URL.
+        #[arg(value_name = "ACCOUNT")]
+        account: String,
+        /// Leave the messages on the server (they are still fetched only once).
+        #[arg(short = 'k', long)]
+        keep: bool,
+        /// The mailbox to append to (default: the `fetch-mailbox` variable, else $MAIL,
+        /// else the system mailbox).
+        #[arg(short = 'm', long, value_name = "PATH")]
+        mailbox: Option<std::path::PathBuf>,
+        /// Report what was fetched on stderr even when it is not a terminal.
+        #[arg(short = 'v', long)]
+        verbose: bool,
+    },
 }
 
 /// The configuration keys, for `rmail serve --help` and rmail-serve(1).

@@ -48,6 +48,10 @@ pub const MAX_LINE: usize = 64 * 1024;
 /// [`Pop3Client::set_max_response`].
 pub const DEFAULT_MAX_RESPONSE: usize = 64 * 1024 * 1024;
 
+/// How many commands [`Pop3Client::top_many`] sends at once to a server with PIPELINING:
+/// about 1 KiB of commands, small enough for any socket buffer.
+pub const PIPELINE_WINDOW: usize = 64;
+
 /// A `-ERR` answer (RFC 1939 §3), with its RFC 2449 §8 response code split off.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerError {
@@ -516,6 +520,64 @@ impl Pop3Client {
         Ok(())
     }
 
+    /// Logs in with SASL XOAUTH2 (Google's and Microsoft's OAuth2 mechanism; the POP3 form
+    /// of RFC 5034 `AUTH`): the initial response is base64 of
+    /// `user=USER\x01auth=Bearer TOKEN\x01\x01`, sent on the command line, or after a `+`
+    /// continuation when the line would pass 255 octets (RFC 5034 §4). A refused token comes
+    /// back as a `+` challenge carrying the provider's JSON error: it is answered with an
+    /// empty line and the final `-ERR` is returned as [`Pop3Error::Server`] (command `AUTH`).
+    /// Over an unencrypted connection nothing is sent unless `allow_cleartext`. The token
+    /// never appears in an error.
+    pub fn login_xoauth2(
+        &mut self,
+        user: &str,
+        token: &str,
+        allow_cleartext: bool,
+    ) -> Result<(), Pop3Error> {
+        check_arg(user, "the user name")?;
+        if token.is_empty() || token.bytes().any(|c| c.is_ascii_control()) {
+            return Err(Pop3Error::BadArgument("the access token"));
+        }
+        if !self.is_encrypted() && !allow_cleartext {
+            return Err(Pop3Error::CleartextRefused);
+        }
+        let ir = crate::send::client::b64(
+            format!("user={user}\x01auth=Bearer {token}\x01\x01").as_bytes(),
+        );
+        if "AUTH XOAUTH2 ".len() + ir.len() + 2 <= 255 {
+            self.send_secret(&format!("AUTH XOAUTH2 {ir}"))?;
+        } else {
+            self.send("AUTH XOAUTH2")?;
+            match self.read_status("AUTH")? {
+                Ok(Status::Continue(_)) => {}
+                Ok(_) => {
+                    return Err(Pop3Error::Protocol(
+                        "AUTH XOAUTH2 answered without a challenge".into(),
+                    ))
+                }
+                Err(e) => return Err(Pop3Error::Server(e)),
+            }
+            self.send_secret(&ir)?;
+        }
+        match self.read_status("AUTH")? {
+            Ok(Status::Ok(_)) => {}
+            Ok(_) => {
+                // The error challenge (base64 JSON): an empty response ends the exchange,
+                // and the server then answers -ERR.
+                self.send("")?;
+                return match self.read_status("AUTH")? {
+                    Err(e) => Err(Pop3Error::Server(e)),
+                    Ok(_) => Err(Pop3Error::Protocol(
+                        "unexpected answer after the XOAUTH2 error challenge".into(),
+                    )),
+                };
+            }
+            Err(e) => return Err(Pop3Error::Server(e)),
+        }
+        self.capabilities = None;
+        Ok(())
+    }
+
     /// STAT (RFC 1939 §5): (number of messages, total size in octets), deleted ones
     /// excluded.
     pub fn stat(&mut self) -> Result<(u64, u64), Pop3Error> {
@@ -562,6 +624,53 @@ impl Pop3Client {
     pub fn top(&mut self, n: u64, lines: u64) -> Result<Vec<u8>, Pop3Error> {
         self.command(&format!("TOP {n} {lines}"))?;
         self.reader_multiline()
+    }
+
+    /// TOP `n lines` for every `n` in `numbers`, in order, calling `each(index, answer)` with
+    /// the header (as [`top`](Self::top) gives it) or the server's `-ERR`. When the server
+    /// lists `PIPELINING` in CAPA (RFC 2449 §6.6) up to [`PIPELINE_WINDOW`] commands are
+    /// in flight: the first ones go out in one write, then one more after each answer read
+    /// (a sliding window: the window bounds what either side buffers, and each command
+    /// carries the ACK a server without `TCP_NODELAY` waits for before sending the next
+    /// answers — with whole groups per write instead, 2,000 headers took twice as long as
+    /// without pipelining). Otherwise one command at a time. I/O and protocol errors end
+    /// the call.
+    pub fn top_many(
+        &mut self,
+        numbers: &[u64],
+        lines: u64,
+        mut each: impl FnMut(usize, Result<Vec<u8>, ServerError>),
+    ) -> Result<(), Pop3Error> {
+        let window = if self.has_capability("PIPELINING")? {
+            PIPELINE_WINDOW
+        } else {
+            1
+        };
+        let command = |n: &u64| format!("TOP {n} {lines}\r\n");
+        let first: String = numbers.iter().take(window).map(command).collect();
+        let mut next = numbers.len().min(window);
+        if !first.is_empty() {
+            self.reader.stream.write_all(first.as_bytes())?;
+            self.reader.stream.flush()?;
+        }
+        for done in 0..numbers.len() {
+            let answer = match self.read_status("TOP")? {
+                Ok(Status::Ok(_)) => Ok(self.reader_multiline()?),
+                Ok(_) => {
+                    return Err(Pop3Error::Protocol(
+                        "unexpected continuation after TOP".into(),
+                    ))
+                }
+                Err(e) => Err(e),
+            };
+            if let Some(n) = numbers.get(next) {
+                self.reader.stream.write_all(command(n).as_bytes())?;
+                self.reader.stream.flush()?;
+                next += 1;
+            }
+            each(done, answer);
+        }
+        Ok(())
     }
 
     /// RETR (RFC 1939 §5): message `n` as stored — unstuffed, with LF line ends, without the
@@ -951,6 +1060,80 @@ mod tests {
         assert!(c.has_capability("uidl").unwrap());
         assert_eq!(c.quit().unwrap(), "bye");
         h.join().unwrap();
+    }
+
+    #[test]
+    fn xoauth2_success_and_error_challenge() {
+        // base64("user=dan@example.org\x01auth=Bearer ya29.tok\x01\x01")
+        const IR: &str = "dXNlcj1kYW5AZXhhbXBsZS5vcmcBYXV0aD1CZWFyZXIgeWEyOS50b2sBAQ==";
+        let (port, h) = server(
+            "+OK ready\r\n",
+            vec![
+                (
+                    "AUTH XOAUTH2 dXNlcj1kYW5AZXhhbXBsZS5vcmcBYXV0aD1CZWFyZXIgeWEyOS50b2sBAQ==",
+                    "+ eyJzdGF0dXMiOiI0MDEifQ==\r\n",
+                ),
+                ("", "-ERR [AUTH] invalid credentials\r\n"),
+                (
+                    "AUTH XOAUTH2 dXNlcj1kYW5AZXhhbXBsZS5vcmcBYXV0aD1CZWFyZXIgeWEyOS50b2sBAQ==",
+                    "+OK welcome\r\n",
+                ),
+                ("QUIT", "+OK bye\r\n"),
+            ],
+        );
+        let mut c = connect(port);
+        assert!(matches!(
+            c.login_xoauth2("dan@example.org", "ya29.tok", false),
+            Err(Pop3Error::CleartextRefused)
+        ));
+        let e = c
+            .login_xoauth2("dan@example.org", "ya29.tok", true)
+            .unwrap_err();
+        assert!(!format!("{e} {e:?}").contains(IR) && !format!("{e:?}").contains("ya29"));
+        match e {
+            Pop3Error::Server(s) => assert!(s.is_auth() && s.command == "AUTH", "{s:?}"),
+            other => panic!("{other:?}"),
+        }
+        c.login_xoauth2("dan@example.org", "ya29.tok", true)
+            .unwrap();
+        c.quit().unwrap();
+        assert_eq!(h.join().unwrap().len(), 4);
+    }
+
+    #[test]
+    fn top_many_pipelined_and_one_by_one() {
+        for pipelining in [true, false] {
+            let capa = if pipelining {
+                "+OK\r\nTOP\r\nPIPELINING\r\n.\r\n"
+            } else {
+                "+OK\r\nTOP\r\n.\r\n"
+            };
+            let (port, h) = server(
+                "+OK\r\n",
+                vec![
+                    ("CAPA", capa),
+                    ("TOP 1 0", "+OK\r\nSubject: one\r\n\r\n.\r\n"),
+                    ("TOP 2 0", "-ERR no such message\r\n"),
+                    ("TOP 3 0", "+OK\r\n..dotted: x\r\n\r\n.\r\n"),
+                    ("NOOP", "+OK\r\n"),
+                ],
+            );
+            let mut c = connect(port);
+            let mut got = Vec::new();
+            c.top_many(&[1, 2, 3], 0, |i, r| got.push((i, r.map_err(|e| e.text))))
+                .unwrap();
+            assert_eq!(
+                got,
+                [
+                    (0, Ok(b"Subject: one\n\n".to_vec())),
+                    (1, Err("no such message".to_owned())),
+                    (2, Ok(b".dotted: x\n\n".to_vec())),
+                ]
+            );
+            c.noop().unwrap();
+            drop(c);
+            assert_eq!(h.join().unwrap().len(), 5);
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod golden;
 mod mailstore;
 mod reader;
 mod remote_reader;
+mod remote_pop3;
 mod send;
 mod serve;
 mod session;
