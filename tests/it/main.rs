@@ -5,6 +5,7 @@ mod accounts;
 mod compose;
 mod conformance;
 mod docs;
+mod dovecot;
 mod fixtures_parse;
 mod golden;
 mod mailstore;
