@@ -11,6 +11,7 @@ mod golden;
 mod mailstore;
 mod reader;
 mod remote_reader;
+mod remote_dovecot;
 mod remote_pop3;
 mod send;
 mod serve;
