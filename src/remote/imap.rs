@@ -385,10 +385,12 @@ impl Link {
         self.check(d, "APPEND")
     }
 
-    /// `CREATE` (RFC 3501 §6.3.3).
+    /// `CREATE` (RFC 3501 §6.3.3) after a `[TRYCREATE]`. A refusal is not an error here:
+    /// another client may have created it meanwhile, and the command tried again reports
+    /// what is really wrong.
     async fn create(&mut self, mailbox: &str) -> Result<(), Fail> {
         let line = format!("CREATE {}", quote_mailbox(mailbox)?);
-        self.simple(&line, "CREATE").await
+        self.cmd(&line, |_| {}).await.map(|_| ())
     }
 
     /// `LIST "" "*"` (RFC 3501 §6.3.8), with `RETURN (SPECIAL-USE)` (RFC 6154 §5.1) when

@@ -9,6 +9,7 @@ mod fixtures_parse;
 mod golden;
 mod mailstore;
 mod reader;
+mod remote_imap;
 mod send;
 mod serve;
 mod session;
