@@ -561,3 +561,88 @@ fn certificate_for_another_host_names_its_names() {
         "{e:?}"
     );
 }
+
+/// User + system CPU time of this process, seconds.
+fn cpu_secs() -> f64 {
+    // SAFETY: getrusage fills the struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
+/// `VmHWM` and `VmRSS` of this process, KiB.
+fn mem_kib() -> (u64, u64) {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let get = |k: &str| {
+        s.lines()
+            .find(|l| l.starts_with(k))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    (get("VmHWM:"), get("VmRSS:"))
+}
+
+/// The bench by hand (not run by default; the bench kit generates the mailbox):
+/// `cargo test --test it remote_imap::bench_open -- --ignored --nocapture` prints the open
+/// time of a 10,000-message INBOX (warm server) and this process's memory around it.
+#[test]
+#[ignore]
+fn bench_open_10000() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let Some(kit) = [
+        std::env::var_os("BENCH_KIT").map(PathBuf::from),
+        Some(root.join("../shared/bench")),
+        Some(root.join("../../shared/bench")),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|d| d.join("gen_mbox.py"))
+    .find(|p| p.exists()) else {
+        return;
+    };
+    if !peers() {
+        return;
+    }
+    let n: usize = std::env::var("MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _) = start(dir.path());
+    let spool = dir.path().join("spool/alice");
+    let st = Command::new("python3")
+        .arg(&kit)
+        .args(["--messages", &n.to_string(), "--seed", "1", "--out"])
+        .arg(&spool)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let url = format!("imap://alice@127.0.0.1:{}/", s.port("imap"));
+    let o = opts(&url, "alice", "alicepass", None);
+    // Warm the server's index.
+    ImapFolder::open(&o).unwrap().close();
+    let before = mem_kib();
+    let cpu0 = cpu_secs();
+    let t = std::time::Instant::now();
+    let mut f = ImapFolder::open(&o).unwrap();
+    let opened = t.elapsed();
+    let cpu = cpu_secs() - cpu0;
+    let sum = f.take_summary();
+    let after = mem_kib();
+    f.close();
+    assert_eq!(sum.len(), n);
+    eprintln!(
+        "open of {n} messages: {:.3} s ({cpu:.3} s CPU in this process); VmHWM {} -> {} KiB, VmRSS {} -> {} KiB; imap port {}",
+        opened.as_secs_f64(),
+        before.0,
+        after.0,
+        before.1,
+        after.1,
+        s.port("imap")
+    );
+    if std::env::var_os("BENCH_HOLD").is_some() {
+        std::thread::sleep(Duration::from_secs(120));
+    }
+}
