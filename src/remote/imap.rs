@@ -1489,6 +1489,16 @@ mod tests {
     }
 
     #[test]
+    fn xoauth2_answers_once_then_empty() {
+        use async_imap::Authenticator as _;
+        let mut a = XOAuth2 {
+            response: Some("user=u\x01auth=Bearer t\x01\x01".into()),
+        };
+        assert_eq!(a.process(b""), "user=u\x01auth=Bearer t\x01\x01");
+        assert_eq!(a.process(b"{\"status\":\"401\"}"), "");
+    }
+
+    #[test]
     fn refusal_text_is_the_server_text() {
         let e = async_imap::error::Error::No(
             "code: None, info: Some(\"[AUTHENTICATIONFAILED] Authentication \\\"failed\\\"\")"

@@ -198,7 +198,13 @@ fn starttls_copy_move_append_and_list() {
         },
     )
     .unwrap();
-    let names: Vec<String> = f.list().unwrap().into_iter().map(|e| e.name).collect();
+    let list = f.list().unwrap();
+    let sent = list.iter().find(|e| e.name == "Sent");
+    assert!(
+        sent.is_some_and(|e| e.attributes.iter().any(|a| a == "\\Sent")),
+        "SPECIAL-USE attributes: {list:?}"
+    );
+    let names: Vec<String> = list.into_iter().map(|e| e.name).collect();
     for want in ["INBOX", "Archive", "Old/已读", "Sent"] {
         assert!(names.iter().any(|n| n == want), "{want} in {names:?}");
     }
@@ -302,7 +308,7 @@ fn wrong_password_is_an_auth_error_without_the_secret() {
 
 /// A scripted IMAP server (see the module doc); `MODE` picks its behaviour.
 const FAKE: &str = r#"
-import socket, ssl, sys, threading
+import base64, socket, ssl, sys, threading
 mode, log = sys.argv[1], sys.argv[2]
 tls = None
 if len(sys.argv) > 4:
@@ -338,8 +344,18 @@ def serve(c, n):
         tag, cmd = parts[0], b" ".join(parts[1:3]).upper()
         verb = parts[1].upper() if len(parts) > 1 else b""
         if verb == b"CAPABILITY":
-            send(b"* CAPABILITY IMAP4rev1 AUTH=PLAIN")
+            extra = {"logindisabled": b" LOGINDISABLED", "xoauth2": b" AUTH=XOAUTH2"}
+            send(b"* CAPABILITY IMAP4rev1" + extra.get(mode, b" AUTH=PLAIN"))
             send(tag + b" OK done")
+        elif cmd == b"AUTHENTICATE XOAUTH2":
+            send(b"+ ")
+            got = base64.b64decode(f.readline().strip())
+            if got == b"user=me\x01auth=Bearer good-token\x01\x01":
+                send(tag + b" OK [CAPABILITY IMAP4rev1] authenticated")
+            else:
+                send(b"+ " + base64.b64encode(b'{"status":"401"}'))
+                f.readline()
+                send(tag + b" NO [AUTHENTICATIONFAILED] Invalid credentials (Failure)")
         elif verb == b"LOGIN":
             send(tag + b" OK LOGIN completed")
         elif verb == b"ID":
@@ -466,6 +482,56 @@ fn netease_refuses_select_until_id() {
     f.close();
     let log = fake.log();
     assert!(log.contains("ID (\"name\" \"rmail\" \"version\""), "{log}");
+}
+
+#[test]
+fn xoauth2_token_accepted_and_refused() {
+    if !peers() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::start(dir.path(), "xoauth2", None);
+    let url = format!("imap://me@127.0.0.1:{}/", fake.port);
+    let mut o = opts(&url, "me", "", None);
+    o.login = Login::XOAuth2 {
+        user: "me".into(),
+        token: "good-token".into(),
+    };
+    let mut f = ImapFolder::open(&o).expect("XOAUTH2 with a good token");
+    assert_eq!(f.take_summary().len(), 2);
+    f.close();
+    o.login = Login::XOAuth2 {
+        user: "me".into(),
+        token: "stale-token".into(),
+    };
+    let Err(e) = ImapFolder::open(&o) else {
+        panic!("a stale token was accepted")
+    };
+    let shown = format!("{e} {e:?}");
+    assert!(
+        matches!(&e, RemoteError::Auth { text, .. } if text.contains("AUTHENTICATIONFAILED")),
+        "{shown}"
+    );
+    assert!(!shown.contains("stale-token"), "{shown}");
+}
+
+#[test]
+fn logindisabled_sends_no_password() {
+    if !peers() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::start(dir.path(), "logindisabled", None);
+    let url = format!("imap://me@127.0.0.1:{}/", fake.port);
+    let Err(e) = ImapFolder::open(&opts(&url, "me", "secret", None)) else {
+        panic!("logged in despite LOGINDISABLED")
+    };
+    assert!(
+        matches!(&e, RemoteError::Auth { text, .. } if text.contains("LOGINDISABLED")),
+        "{e:?}"
+    );
+    let log = fake.log();
+    assert!(!log.contains("LOGIN ") && !log.contains("secret"), "{log}");
 }
 
 #[test]
