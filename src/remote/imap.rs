@@ -139,6 +139,9 @@ struct Link {
     caps: Caps,
     /// The last `EXISTS` count seen (RFC 3501 §7.3.1), less `EXPUNGE`s since.
     exists: u32,
+    /// An `EXISTS` raised the count since [`Link::grew`] was last cleared (new mail, even
+    /// when expunges by another client kept the count the same).
+    grew: bool,
     timeout: Duration,
     host: String,
 }
@@ -233,7 +236,10 @@ impl Link {
                         outcome.information.as_deref().unwrap_or("")
                     ));
                 }
-                Response::MailboxData(MailboxDatum::Exists(n)) => self.exists = *n,
+                Response::MailboxData(MailboxDatum::Exists(n)) => {
+                    self.grew |= *n > self.exists;
+                    self.exists = *n;
+                }
                 Response::Expunge(_) => self.exists = self.exists.saturating_sub(1),
                 r => each(r),
             }
@@ -928,6 +934,7 @@ async fn login(opts: &ConnectOptions) -> Result<Link, RemoteError> {
         session,
         caps,
         exists: 0,
+        grew: false,
         timeout: opts.timeout,
         host: url.host.clone(),
     };
@@ -1038,6 +1045,7 @@ impl ImapFolder {
                 let line = format!("FETCH 1:* {SUMMARY_ITEMS}");
                 let v = l.summaries(&line, Some(&mut p)).await;
                 p.finish();
+                l.grew = false;
                 v.map(|v| (v, l.exists))
             }
         })?;
@@ -1145,7 +1153,7 @@ impl RemoteFolder for ImapFolder {
         Ok(body)
     }
 
-    /// `NOOP` (RFC 3501 §6.1.2); when EXISTS changed, `UID FETCH <last+1>:*` of the summary
+    /// `NOOP` (RFC 3501 §6.1.2); when EXISTS changed or rose, `UID FETCH <last+1>:*` of the summary
     /// items, keeping only UIDs above the last known (`N:*` always matches the last message).
     fn check_new(&mut self) -> Result<Vec<RemoteMessage>, RemoteError> {
         let last = self.uids.iter().copied().max().unwrap_or(0);
@@ -1153,10 +1161,11 @@ impl RemoteFolder for ImapFolder {
         let line = format!("UID FETCH {}:* {SUMMARY_ITEMS}", last.saturating_add(1));
         let (new, exists) = with_link!(self, |l| {
             l.simple("NOOP", "NOOP").await?;
-            if l.exists == known || l.exists == 0 {
+            if (l.exists == known && !l.grew) || l.exists == 0 {
                 Ok((Vec::new(), l.exists))
             } else {
                 let v = l.summaries(&line, None).await?;
+                l.grew = false;
                 Ok((v, l.exists))
             }
         })?;

@@ -276,6 +276,27 @@ fn cleartext_check_new_after_delivery() {
     assert!(String::from_utf8(f.fetch(2).unwrap())
         .unwrap()
         .contains("body of 3"));
+    // Another client expunges one and one arrives: the count stays 3, the new one is seen.
+    let (ok, out) = python(
+        r#"
+import imaplib, sys
+m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+m.login("alice", "alicepass")
+m.select("INBOX")
+m.store("1", "+FLAGS", "(\\Deleted)")
+m.expunge()
+m.logout()
+"#,
+        &[s.port("imap").to_string()],
+    );
+    assert!(ok, "{out}");
+    send(&s, 4, 1, 3);
+    let new = f.check_new().unwrap();
+    assert_eq!(new.len(), 1, "{new:?}");
+    assert_eq!(
+        new[0].subject.as_deref(),
+        Some(&b"=?UTF-8?B?5L2g5aW9?= 4"[..])
+    );
     f.close();
 }
 
