@@ -958,16 +958,17 @@ async fn login(opts: &ConnectOptions) -> Result<Link, RemoteError> {
     }
 }
 
+/// The folder's current-thread runtime (I/O and timers). Errors: the system refused an
+/// epoll descriptor.
 fn runtime() -> Result<tokio::runtime::Runtime, RemoteError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
         .build()
-        .map_err(|e| RemoteError::Unsupported(leak_free_runtime_error(&e)))
-}
-
-fn leak_free_runtime_error(_e: &std::io::Error) -> &'static str {
-    "cannot start the I/O runtime"
+        .map_err(|e| RemoteError::Protocol {
+            host: "localhost".into(),
+            detail: format!("cannot start the I/O runtime: {e}"),
+        })
 }
 
 /// An IMAP folder open in the reader (see the module documentation).
@@ -1002,10 +1003,10 @@ macro_rules! with_link {
             match r {
                 Ok(v) => break Ok(v),
                 Err(Fail::Remote(e)) => break Err(e),
-                Err(Fail::Lost(why)) if attempt == 0 => {
+                Err(Fail::Lost(_)) if attempt == 0 => {
+                    // The connection is gone (I/O error, EOF, BYE): reconnect and retry once.
                     $self.link = None;
                     attempt += 1;
-                    let _ = why;
                 }
                 Err(Fail::Lost(why)) => {
                     $self.link = None;
