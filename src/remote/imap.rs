@@ -1,68 +1,1522 @@
-//! An IMAP folder for the reader (being written; see issue 6).
+//! An IMAP folder for the reader (issue 6): IMAP4rev1 (RFC 3501) on async-imap, driven by a
+//! current-thread tokio runtime the folder owns, so the reader calls plain blocking methods.
+//!
+//! - Connecting: implicit TLS (RFC 8314), STARTTLS (RFC 3501 §6.2.1, required when the URL
+//!   asks for it: nothing but CAPABILITY and STARTTLS goes out in cleartext), or cleartext.
+//!   Every network wait is bounded by [`ConnectOptions::timeout`].
+//! - Login: `LOGIN` (RFC 3501 §6.2.3) or `AUTHENTICATE XOAUTH2`; then `ID` (RFC 2971) when
+//!   offered or asked for (NetEase refuses `SELECT` without it).
+//! - Open: `SELECT` (`EXAMINE` read-only) and ONE `FETCH 1:* (UID FLAGS INTERNALDATE
+//!   RFC822.SIZE ENVELOPE)` for the summary; bodies later with `UID FETCH … BODY.PEEK[]`,
+//!   cached for the session.
+//! - Messages are named by index; the folder keeps index → UID, so when the connection is
+//!   lost (I/O error, EOF, `* BYE`) a command reconnects once, checks that UIDVALIDITY did
+//!   not change (RFC 3501 §2.3.1.1) and is sent again. Commands are idempotent except
+//!   `APPEND`, which may then store a message twice if the first copy arrived.
+//! - `quit`: `UID STORE … +FLAGS.SILENT`, then `UID EXPUNGE` (RFC 4315) of the deleted
+//!   UIDs when the server has UIDPLUS; without it plain `EXPUNGE`, which also removes
+//!   messages another client marked `\Deleted` (as s-nail does).
+//! - Mailbox names go out in modified UTF-7 (RFC 3501 §5.1.3) and `LIST` names are decoded
+//!   from it ([`crate::proto::imap::utf7`]).
+//!
+//! Invariants: no panic and no `unwrap` on server data; secrets never appear in an error.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use async_imap::imap_proto::{
+    Address, AttributeValue, Capability, Envelope, MailboxDatum, NameAttribute, Response,
+    ResponseCode, Status,
+};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
 
 use super::{
-    ConnectOptions, FolderUrl, ListEntry, QuitPlan, RemoteError, RemoteFlags, RemoteFolder,
-    RemoteMessage,
+    connect_error, tls_error, ConnectOptions, FolderUrl, ListEntry, Login, Progress, QuitPlan,
+    RemoteError, RemoteFlags, RemoteFolder, RemoteMessage, Security,
 };
+use crate::proto::imap::utf7;
 
-/// An IMAP folder for the reader.
+/// The summary items of one message (RFC 3501 §6.4.5).
+const SUMMARY_ITEMS: &str = "(UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)";
+
+/// The byte stream under the IMAP session: cleartext or TLS.
+#[derive(Debug)]
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<async_native_tls::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_flush(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+type Client = async_imap::Client<Conn>;
+type Session = async_imap::Session<Conn>;
+
+/// Why a command did not complete: the connection is gone (worth one reconnect), or an
+/// error for the user.
+#[derive(Debug)]
+enum Fail {
+    Lost(String),
+    Remote(RemoteError),
+}
+
+impl From<RemoteError> for Fail {
+    fn from(e: RemoteError) -> Fail {
+        Fail::Remote(e)
+    }
+}
+
+/// A tagged completion (RFC 3501 §7.1): status, the response code we act on, the text.
+#[derive(Debug)]
+struct Done {
+    ok: bool,
+    trycreate: bool,
+    text: String,
+}
+
+/// Capabilities, upper-cased (RFC 3501 §7.2.1).
+#[derive(Debug, Default, Clone)]
+struct Caps(Vec<String>);
+
+impl Caps {
+    fn from_list(list: &[Capability<'_>]) -> Caps {
+        Caps(
+            list.iter()
+                .map(|c| match c {
+                    Capability::Imap4rev1 => "IMAP4REV1".to_owned(),
+                    Capability::Auth(a) => format!("AUTH={}", a.to_ascii_uppercase()),
+                    Capability::Atom(a) => a.to_ascii_uppercase(),
+                })
+                .collect(),
+        )
+    }
+    fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|c| c.eq_ignore_ascii_case(name))
+    }
+}
+
+/// One logged-in connection.
+struct Link {
+    session: Session,
+    caps: Caps,
+    /// The last `EXISTS` count seen (RFC 3501 §7.3.1), less `EXPUNGE`s since.
+    exists: u32,
+    /// An `EXISTS` raised the count since [`Link::grew`] was last cleared (new mail, even
+    /// when expunges by another client kept the count the same).
+    grew: bool,
+    timeout: Duration,
+    host: String,
+}
+
+/// `fut` bounded by `t`; running out of time is a [`RemoteError::Timeout`].
+async fn within<F: std::future::Future>(
+    t: Duration,
+    url: &FolderUrl,
+    fut: F,
+) -> Result<F::Output, RemoteError> {
+    tokio::time::timeout(t, fut)
+        .await
+        .map_err(|_| RemoteError::Timeout {
+            host_port: url.host_port(),
+            secs: t.as_secs(),
+        })
+}
+
+/// An I/O error while reading responses: a parse failure is the server's fault, the rest
+/// means the connection is gone.
+fn read_fail(e: std::io::Error, host: &str) -> Fail {
+    let text = e.to_string();
+    if text.contains("during parsing") {
+        Fail::Remote(RemoteError::Protocol {
+            host: host.to_owned(),
+            detail: format!(
+                "unreadable response: {}",
+                text.chars().take(160).collect::<String>()
+            ),
+        })
+    } else {
+        Fail::Lost(text)
+    }
+}
+
+impl Link {
+    fn timeout_err(&self) -> RemoteError {
+        RemoteError::Timeout {
+            host_port: self.host.clone(),
+            secs: self.timeout.as_secs(),
+        }
+    }
+
+    /// Sends `line` and reads up to its tagged completion, giving every untagged response to
+    /// `each` and keeping [`Link::exists`] current. `* BYE` or EOF is [`Fail::Lost`].
+    async fn cmd(&mut self, line: &str, mut each: impl FnMut(&Response<'_>)) -> Result<Done, Fail> {
+        let tag = match tokio::time::timeout(self.timeout, self.session.run_command(line)).await {
+            Err(_) => return Err(self.timeout_err().into()),
+            Ok(Err(e)) => return Err(Fail::Lost(e.to_string())),
+            Ok(Ok(t)) => t,
+        };
+        self.read_done(&tag.0, &mut each).await
+    }
+
+    /// Reads responses up to the completion tagged `tag`.
+    async fn read_done(
+        &mut self,
+        tag: &str,
+        each: &mut impl FnMut(&Response<'_>),
+    ) -> Result<Done, Fail> {
+        let mut bye: Option<String> = None;
+        loop {
+            let resp = match tokio::time::timeout(self.timeout, self.session.read_response()).await
+            {
+                Err(_) => return Err(self.timeout_err().into()),
+                Ok(Err(e)) => return Err(read_fail(e, &self.host)),
+                Ok(Ok(None)) => {
+                    return Err(Fail::Lost(
+                        bye.unwrap_or_else(|| "the server closed the connection".into()),
+                    ))
+                }
+                Ok(Ok(Some(r))) => r,
+            };
+            match resp.parsed() {
+                Response::Done {
+                    tag: t,
+                    status,
+                    outcome,
+                } if t.0 == tag => {
+                    return Ok(Done {
+                        ok: *status == Status::Ok,
+                        trycreate: matches!(outcome.code, Some(ResponseCode::TryCreate)),
+                        text: outcome.information.as_deref().unwrap_or("").to_owned(),
+                    })
+                }
+                Response::Data {
+                    status: Status::Bye,
+                    outcome,
+                } => {
+                    bye = Some(format!(
+                        "the server said BYE: {}",
+                        outcome.information.as_deref().unwrap_or("")
+                    ));
+                }
+                Response::MailboxData(MailboxDatum::Exists(n)) => {
+                    self.grew |= *n > self.exists;
+                    self.exists = *n;
+                }
+                Response::Expunge(_) => self.exists = self.exists.saturating_sub(1),
+                r => each(r),
+            }
+        }
+    }
+
+    /// Runs `line` and turns a `NO`/`BAD` into [`RemoteError::Server`] naming `verb`.
+    async fn simple(&mut self, line: &str, verb: &str) -> Result<(), Fail> {
+        let d = self.cmd(line, |_| {}).await?;
+        self.check(d, verb)
+    }
+
+    fn check(&self, d: Done, verb: &str) -> Result<(), Fail> {
+        if d.ok {
+            Ok(())
+        } else {
+            Err(Fail::Remote(RemoteError::Server {
+                host: self.host.clone(),
+                command: verb.to_owned(),
+                text: d.text,
+            }))
+        }
+    }
+
+    /// `CAPABILITY` (RFC 3501 §6.1.1).
+    async fn capability(&mut self) -> Result<(), Fail> {
+        let mut caps = None;
+        let d = self
+            .cmd("CAPABILITY", |r| {
+                if let Response::Capabilities(c) = r {
+                    caps = Some(Caps::from_list(c));
+                }
+            })
+            .await?;
+        self.check(d, "CAPABILITY")?;
+        if let Some(c) = caps {
+            self.caps = c;
+        }
+        Ok(())
+    }
+
+    /// `SELECT`/`EXAMINE` (RFC 3501 §6.3.1–2); returns UIDVALIDITY when the server sent it.
+    async fn select(&mut self, mailbox: &str, read_only: bool) -> Result<Option<u32>, Fail> {
+        let verb = if read_only { "EXAMINE" } else { "SELECT" };
+        let mut validity = None;
+        let d = self
+            .cmd(&format!("{verb} {}", quote_mailbox(mailbox)?), |r| {
+                if let Response::Data {
+                    status: Status::Ok,
+                    outcome,
+                } = r
+                {
+                    if let Some(ResponseCode::UidValidity(v)) = outcome.code {
+                        validity = Some(v);
+                    }
+                }
+            })
+            .await?;
+        self.check(d, verb)?;
+        Ok(validity)
+    }
+
+    /// `FETCH`/`UID FETCH` of [`SUMMARY_ITEMS`], converted as they arrive (no response is
+    /// kept); messages without a UID or envelope (unsolicited flag updates) are skipped.
+    async fn summaries(
+        &mut self,
+        line: &str,
+        progress: Option<&mut Progress>,
+    ) -> Result<Vec<RemoteMessage>, Fail> {
+        let mut out = Vec::new();
+        let mut progress = progress;
+        let d = self
+            .cmd(line, |r| {
+                if let Response::Fetch(_, attrs) = r {
+                    if let Some(m) = summary_of(attrs) {
+                        out.push(m);
+                        if let Some(p) = progress.as_deref_mut() {
+                            p.set(out.len() as u64);
+                        }
+                    }
+                }
+            })
+            .await?;
+        self.check(d, "FETCH")?;
+        Ok(out)
+    }
+
+    /// `APPEND` (RFC 3501 §6.3.11) with a synchronizing literal; returns the completion so
+    /// that the caller can act on `[TRYCREATE]`.
+    async fn append_once(&mut self, mailbox: &str, flags: &str, data: &[u8]) -> Result<Done, Fail> {
+        let line = format!(
+            "APPEND {} ({flags}) {{{}}}",
+            quote_mailbox(mailbox)?,
+            data.len()
+        );
+        let tag = match tokio::time::timeout(self.timeout, self.session.run_command(&line)).await {
+            Err(_) => return Err(self.timeout_err().into()),
+            Ok(Err(e)) => return Err(Fail::Lost(e.to_string())),
+            Ok(Ok(t)) => t,
+        };
+        // The server answers `+` to go on, or completes the command at once (NO/BAD).
+        loop {
+            let resp = match tokio::time::timeout(self.timeout, self.session.read_response()).await
+            {
+                Err(_) => return Err(self.timeout_err().into()),
+                Ok(Err(e)) => return Err(read_fail(e, &self.host)),
+                Ok(Ok(None)) => return Err(Fail::Lost("the server closed the connection".into())),
+                Ok(Ok(Some(r))) => r,
+            };
+            match resp.parsed() {
+                Response::Continue(_) => break,
+                Response::Done {
+                    tag: t,
+                    status,
+                    outcome,
+                } if *t == tag => {
+                    return Ok(Done {
+                        ok: *status == Status::Ok,
+                        trycreate: matches!(outcome.code, Some(ResponseCode::TryCreate)),
+                        text: outcome.information.as_deref().unwrap_or("").to_owned(),
+                    })
+                }
+                Response::MailboxData(MailboxDatum::Exists(n)) => self.exists = *n,
+                _ => {}
+            }
+        }
+        let write = async {
+            let s = self.session.get_mut();
+            s.write_all(data).await?;
+            s.write_all(b"\r\n").await?;
+            s.flush().await
+        };
+        match tokio::time::timeout(self.timeout, write).await {
+            Err(_) => return Err(self.timeout_err().into()),
+            Ok(Err(e)) => return Err(Fail::Lost(e.to_string())),
+            Ok(Ok(())) => {}
+        }
+        self.read_done(&tag.0, &mut |_| {}).await
+    }
+
+    /// APPEND, creating the mailbox on `[TRYCREATE]` (RFC 3501 §7.1) and trying once more.
+    async fn append(&mut self, mailbox: &str, flags: &str, data: &[u8]) -> Result<(), Fail> {
+        let d = self.append_once(mailbox, flags, data).await?;
+        if !d.ok && d.trycreate {
+            self.create(mailbox).await?;
+            let d = self.append_once(mailbox, flags, data).await?;
+            return self.check(d, "APPEND");
+        }
+        self.check(d, "APPEND")
+    }
+
+    /// `CREATE` (RFC 3501 §6.3.3) after a `[TRYCREATE]`. A refusal is not an error here:
+    /// another client may have created it meanwhile, and the command tried again reports
+    /// what is really wrong.
+    async fn create(&mut self, mailbox: &str) -> Result<(), Fail> {
+        let line = format!("CREATE {}", quote_mailbox(mailbox)?);
+        self.cmd(&line, |_| {}).await.map(|_| ())
+    }
+
+    /// `LIST "" "*"` (RFC 3501 §6.3.8), with `RETURN (SPECIAL-USE)` (RFC 6154 §5.1) when
+    /// offered.
+    async fn list(&mut self) -> Result<Vec<ListEntry>, Fail> {
+        let line = if self.caps.has("SPECIAL-USE") && self.caps.has("LIST-EXTENDED") {
+            "LIST \"\" \"*\" RETURN (SPECIAL-USE)"
+        } else {
+            "LIST \"\" \"*\""
+        };
+        let mut out = Vec::new();
+        let d = self
+            .cmd(line, |r| {
+                if let Response::MailboxData(MailboxDatum::List(l)) = r {
+                    out.push(ListEntry {
+                        name: utf7::decode(l.name.as_bytes()).unwrap_or_else(|| l.name.to_string()),
+                        delimiter: l.delimiter.as_deref().and_then(|d| d.chars().next()),
+                        attributes: l.name_attributes.iter().map(attribute_name).collect(),
+                    });
+                }
+            })
+            .await?;
+        self.check(d, "LIST")?;
+        Ok(out)
+    }
+
+    /// `LOGOUT` (RFC 3501 §6.1.3); errors ignored (we are leaving anyway).
+    async fn logout(&mut self) {
+        let _ = self.cmd("LOGOUT", |_| {}).await;
+    }
+}
+
+/// The name of a LIST attribute as the server spelled it (RFC 3501 §7.2.2, RFC 6154 §2).
+fn attribute_name(a: &NameAttribute<'_>) -> String {
+    match a {
+        NameAttribute::NoInferiors => "\\Noinferiors".into(),
+        NameAttribute::NoSelect => "\\Noselect".into(),
+        NameAttribute::Marked => "\\Marked".into(),
+        NameAttribute::Unmarked => "\\Unmarked".into(),
+        NameAttribute::All => "\\All".into(),
+        NameAttribute::Archive => "\\Archive".into(),
+        NameAttribute::Drafts => "\\Drafts".into(),
+        NameAttribute::Flagged => "\\Flagged".into(),
+        NameAttribute::Junk => "\\Junk".into(),
+        NameAttribute::Sent => "\\Sent".into(),
+        NameAttribute::Trash => "\\Trash".into(),
+        NameAttribute::Extension(s) => s.to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// A mailbox name as an IMAP quoted string: modified UTF-7 (RFC 3501 §5.1.3), `\` and `"`
+/// escaped. Errors: line breaks or NUL, which no IMAP string can carry.
+fn quote_mailbox(name: &str) -> Result<String, RemoteError> {
+    if name.contains(['\r', '\n', '\0']) {
+        return Err(RemoteError::Unsupported(
+            "a mailbox name cannot contain line breaks",
+        ));
+    }
+    let enc = utf7::encode(name);
+    let mut q = String::with_capacity(enc.len() + 2);
+    q.push('"');
+    for c in enc.chars() {
+        if c == '"' || c == '\\' {
+            q.push('\\');
+        }
+        q.push(c);
+    }
+    q.push('"');
+    Ok(q)
+}
+
+/// Sorted UIDs as an RFC 3501 §9 sequence set, runs compressed: `[1,2,3,5,7,8]` is
+/// `1:3,5,7:8`; empty for none. Duplicates are dropped.
+pub fn sequence_set(uids: &[u32]) -> String {
+    let mut v: Vec<u32> = uids.to_vec();
+    v.sort_unstable();
+    v.dedup();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < v.len() {
+        let start = v[i];
+        let mut end = start;
+        while i + 1 < v.len() && v[i + 1] == end + 1 {
+            end = v[i + 1];
+            i += 1;
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if end == start {
+            out.push_str(&start.to_string());
+        } else {
+            out.push_str(&format!("{start}:{end}"));
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Whether a display name can go into a header unquoted: atoms and spaces only (RFC 5322
+/// §3.2.3 atext; 8-bit bytes allowed as RFC 6532 does). Encoded-words (`=?…?=`) are atext,
+/// so they stay unquoted, where RFC 2047 §5 wants them.
+fn phrase_is_atoms(name: &[u8]) -> bool {
+    name.iter().all(|&b| {
+        b.is_ascii_alphanumeric() || b == b' ' || b >= 0x80 || b"!#$%&'*+-/=?^_`{|}~".contains(&b)
+    }) && !name.iter().all(|&b| b == b' ')
+}
+
+/// `local@domain` of an ENVELOPE address (RFC 3501 §7.4.2); `None` for group markers
+/// (no host) and empty ones.
+fn bare_address(a: &Address<'_>) -> Option<Vec<u8>> {
+    let local = a.mailbox.as_deref()?;
+    let host = a.host.as_deref()?;
+    let mut v = Vec::with_capacity(local.len() + host.len() + 1);
+    v.extend_from_slice(local);
+    if !host.is_empty() {
+        v.push(b'@');
+        v.extend_from_slice(host);
+    }
+    Some(v)
+}
+
+/// An ENVELOPE address as a header field value: `Name <local@domain>`, the name quoted
+/// (`"Doe, John" <…>`) when it is not all atoms, encoded-words kept as sent; the bare
+/// address when there is no name. `None` for a group marker.
+pub fn render_address(a: &Address<'_>) -> Option<Vec<u8>> {
+    let addr = bare_address(a)?;
+    let name = a
+        .name
+        .as_deref()
+        .map(|n| n.trim_ascii())
+        .filter(|n| !n.is_empty());
+    let Some(name) = name else {
+        return Some(addr);
+    };
+    let mut v = Vec::with_capacity(name.len() + addr.len() + 6);
+    if phrase_is_atoms(name) {
+        v.extend_from_slice(name);
+    } else {
+        v.push(b'"');
+        for &b in name {
+            if b == b'"' || b == b'\\' {
+                v.push(b'\\');
+            }
+            if b != b'\r' && b != b'\n' {
+                v.push(b);
+            }
+        }
+        v.push(b'"');
+    }
+    v.extend_from_slice(b" <");
+    v.extend_from_slice(&addr);
+    v.push(b'>');
+    Some(v)
+}
+
+/// An INTERNALDATE (`" 1-Dec-2026 02:24:44 +0800"`, RFC 3501 §9 date-time) parsed.
+pub fn parse_internaldate(s: &str) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+    chrono::DateTime::parse_from_str(s.trim(), "%d-%b-%Y %H:%M:%S %z").ok()
+}
+
+/// A time in the local zone in asctime form, as mailx's `From_` lines have it:
+/// `Tue Dec  1 02:24:44 2026`.
+pub fn asctime<Tz: chrono::TimeZone>(t: &chrono::DateTime<Tz>) -> String {
+    t.with_timezone(&chrono::Local)
+        .format("%a %b %e %H:%M:%S %Y")
+        .to_string()
+}
+
+/// The summary of one FETCH response; `None` without UID or ENVELOPE.
+fn summary_of(attrs: &[AttributeValue<'_>]) -> Option<RemoteMessage> {
+    let mut m = RemoteMessage::default();
+    let mut uid = None;
+    let mut env: Option<&Envelope<'_>> = None;
+    let mut arrival = None;
+    for a in attrs {
+        match a {
+            AttributeValue::Uid(u) => uid = Some(*u),
+            AttributeValue::Rfc822Size(s) => m.size = u64::from(*s),
+            AttributeValue::Flags(f) => m.flags = flags_of(f.iter().map(|s| s.as_ref())),
+            AttributeValue::InternalDate(d) => arrival = parse_internaldate(d),
+            AttributeValue::Envelope(e) => env = Some(e),
+            _ => {}
+        }
+    }
+    m.uid = uid?;
+    let env = env?;
+    m.from = env.from.iter().flatten().find_map(render_address);
+    m.subject = env.subject.as_deref().map(<[u8]>::to_vec);
+    m.date = env.date.as_deref().map(<[u8]>::to_vec);
+    let sender = env
+        .from
+        .iter()
+        .chain(env.sender.iter())
+        .flatten()
+        .find_map(bare_address)
+        .filter(|a| !a.is_empty() && !a.contains(&b' '))
+        .unwrap_or_else(|| b"MAILER-DAEMON".to_vec());
+    let when = arrival
+        .or_else(|| {
+            m.date
+                .as_deref()
+                .and_then(|d| std::str::from_utf8(d).ok())
+                .and_then(|d| chrono::DateTime::parse_from_rfc2822(d.trim()).ok())
+        })
+        .map(|t| asctime(&t))
+        .unwrap_or_else(|| asctime(&chrono::Local::now()));
+    let mut fl = sender;
+    fl.push(b' ');
+    fl.extend_from_slice(when.as_bytes());
+    m.from_line = fl;
+    Some(m)
+}
+
+/// System flags from a FLAGS list (RFC 3501 §2.3.2), case-insensitive; keywords ignored.
+fn flags_of<'a>(list: impl Iterator<Item = &'a str>) -> RemoteFlags {
+    let mut f = RemoteFlags::default();
+    for s in list {
+        match s.to_ascii_lowercase().as_str() {
+            "\\seen" => f.seen = true,
+            "\\answered" => f.answered = true,
+            "\\flagged" => f.flagged = true,
+            "\\deleted" => f.deleted = true,
+            "\\draft" => f.draft = true,
+            "\\recent" => f.recent = true,
+            _ => {}
+        }
+    }
+    f
+}
+
+/// A flag list for APPEND (without parentheses); `\Recent` cannot be set (RFC 3501 §2.3.2).
+fn flag_list(f: RemoteFlags) -> String {
+    let mut v = Vec::new();
+    for (on, name) in [
+        (f.seen, "\\Seen"),
+        (f.answered, "\\Answered"),
+        (f.flagged, "\\Flagged"),
+        (f.deleted, "\\Deleted"),
+        (f.draft, "\\Draft"),
+    ] {
+        if on {
+            v.push(name);
+        }
+    }
+    v.join(" ")
+}
+
+/// CRLF line ends to LF (a lone CR stays).
+fn crlf_to_lf(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len());
+    let mut rest = data;
+    while let Some(i) = memchr::memmem::find(rest, b"\r\n") {
+        out.extend_from_slice(&rest[..i]);
+        out.push(b'\n');
+        rest = &rest[i + 2..];
+    }
+    out.extend_from_slice(rest);
+    out
+}
+
+/// LF line ends to CRLF for the wire (RFC 3501 §4.3: a message literal has CRLF lines);
+/// existing CRLFs stay, a final line end is not added.
+fn lf_to_crlf(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + data.len() / 32);
+    let mut prev = 0u8;
+    for &b in data {
+        if b == b'\n' && prev != b'\r' {
+            out.push(b'\r');
+        }
+        out.push(b);
+        prev = b;
+    }
+    out
+}
+
+/// XOAUTH2's single client response (Google's and Microsoft's SASL mechanism); an empty
+/// answer to the error challenge that follows a refusal.
+struct XOAuth2 {
+    response: Option<String>,
+}
+
+impl async_imap::Authenticator for XOAuth2 {
+    type Response = String;
+    fn process(&mut self, _challenge: &[u8]) -> String {
+        self.response.take().unwrap_or_default()
+    }
+}
+
+/// The text of an async-imap `NO`/`BAD` error (`code: …, info: Some("text")`), else its
+/// whole display. Never contains the command, so never the secret.
+fn refusal_text(e: &async_imap::error::Error) -> String {
+    let s = match e {
+        async_imap::error::Error::No(s) | async_imap::error::Error::Bad(s) => s.clone(),
+        other => return other.to_string(),
+    };
+    match s.find("info: Some(\"") {
+        Some(i) => {
+            let rest = &s[i + 12..];
+            let rest = rest.strip_suffix("\")").unwrap_or(rest);
+            rest.replace("\\\"", "\"").replace("\\\\", "\\")
+        }
+        None => s,
+    }
+}
+
+/// Reads responses before login (greeting, CAPABILITY, STARTTLS) up to the completion
+/// tagged `tag`, collecting capabilities; `Err` on EOF or I/O error.
+async fn preauth_done(
+    client: &mut Client,
+    opts: &ConnectOptions,
+    tag: &str,
+    caps: &mut Option<Caps>,
+) -> Result<(bool, String), RemoteError> {
+    loop {
+        let r = within(opts.timeout, &opts.url, client.read_response()).await?;
+        let r = match r {
+            Ok(Some(r)) => r,
+            Ok(None) => return Err(lost(opts, "the server closed the connection")),
+            Err(e) => return Err(lost(opts, &e.to_string())),
+        };
+        match r.parsed() {
+            Response::Capabilities(c) => *caps = Some(Caps::from_list(c)),
+            Response::Done {
+                tag: t,
+                status,
+                outcome,
+            } if t.0 == tag => {
+                return Ok((
+                    *status == Status::Ok,
+                    outcome.information.as_deref().unwrap_or("").to_owned(),
+                ))
+            }
+            _ => {}
+        }
+    }
+}
+
+fn lost(opts: &ConnectOptions, why: &str) -> RemoteError {
+    RemoteError::Protocol {
+        host: opts.url.host.clone(),
+        detail: format!("connection lost: {why}"),
+    }
+}
+
+/// Writes a tagged command before login straight to the stream (async-imap has no public
+/// command call on an unauthenticated client); tags `P1`, `P2`… never clash with its
+/// `a1`, `a2`….
+async fn preauth_cmd(
+    client: &mut Client,
+    opts: &ConnectOptions,
+    tag: &str,
+    cmd: &str,
+    caps: &mut Option<Caps>,
+) -> Result<(bool, String), RemoteError> {
+    let line = format!("{tag} {cmd}\r\n");
+    let w = async {
+        let s = client.get_mut();
+        s.write_all(line.as_bytes()).await?;
+        s.flush().await
+    };
+    within(opts.timeout, &opts.url, w)
+        .await?
+        .map_err(|e| lost(opts, &e.to_string()))?;
+    preauth_done(client, opts, tag, caps).await
+}
+
+/// The greeting (RFC 3501 §7.1): `* OK`, maybe with capabilities; `* BYE` is a refusal.
+async fn greeting(client: &mut Client, opts: &ConnectOptions) -> Result<Option<Caps>, RemoteError> {
+    let r = within(opts.timeout, &opts.url, client.read_response()).await?;
+    let r = match r {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            return Err(lost(
+                opts,
+                "the server closed the connection before greeting",
+            ))
+        }
+        Err(e) => return Err(lost(opts, &e.to_string())),
+    };
+    match r.parsed() {
+        Response::Data {
+            status: Status::Ok,
+            outcome,
+        } => Ok(match &outcome.code {
+            Some(ResponseCode::Capabilities(c)) => Some(Caps::from_list(c)),
+            _ => None,
+        }),
+        Response::Data {
+            status: Status::Bye,
+            outcome,
+        } => Err(RemoteError::Server {
+            host: opts.url.host.clone(),
+            command: "connect".into(),
+            text: outcome.information.as_deref().unwrap_or("").to_owned(),
+        }),
+        Response::Data {
+            status: Status::PreAuth,
+            ..
+        } => Err(RemoteError::Protocol {
+            host: opts.url.host.clone(),
+            detail: "the server greets with PREAUTH, which rmail does not support".into(),
+        }),
+        other => Err(RemoteError::Protocol {
+            host: opts.url.host.clone(),
+            detail: format!(
+                "unexpected greeting {:?}",
+                format!("{other:?}").chars().take(80).collect::<String>()
+            ),
+        }),
+    }
+}
+
+/// The TLS handshake on `tcp` (certificate checked against the system roots and
+/// `opts.tls.ca_pem` unless `accept_invalid`).
+async fn tls_wrap(opts: &ConnectOptions, tcp: TcpStream) -> Result<Conn, RemoteError> {
+    let builder = opts.tls.builder().map_err(|e| RemoteError::Tls {
+        host_port: opts.url.host_port(),
+        detail: e.to_string(),
+    })?;
+    let connector = async_native_tls::TlsConnector::from(builder);
+    match within(
+        opts.timeout,
+        &opts.url,
+        connector.connect(opts.url.host.as_str(), tcp),
+    )
+    .await?
+    {
+        Ok(s) => Ok(Conn::Tls(Box::new(s))),
+        Err(e) => Err(tls_error(&opts.url, opts.timeout, &e.to_string())),
+    }
+}
+
+/// Connects and reads the greeting, with TLS as the URL says; returns the client and the
+/// capabilities valid for login.
+async fn connect(opts: &ConnectOptions) -> Result<(Client, Caps), RemoteError> {
+    let url = &opts.url;
+    let tcp = within(
+        opts.timeout,
+        url,
+        TcpStream::connect((url.host.as_str(), url.port)),
+    )
+    .await?
+    .map_err(|e| connect_error(url, opts.timeout, &e))?;
+    let _ = tcp.set_nodelay(true);
+    let mut client = match url.security {
+        Security::Tls => Client::new(tls_wrap(opts, tcp).await?),
+        Security::Plain | Security::StartTls => Client::new(Conn::Plain(tcp)),
+    };
+    let mut caps = greeting(&mut client, opts).await?;
+    if caps.is_none() {
+        preauth_cmd(&mut client, opts, "P1", "CAPABILITY", &mut caps).await?;
+    }
+    if url.security == Security::StartTls {
+        if !caps.as_ref().is_some_and(|c| c.has("STARTTLS")) {
+            return Err(RemoteError::StartTlsUnavailable {
+                host_port: url.host_port(),
+            });
+        }
+        let (ok, text) = preauth_cmd(&mut client, opts, "P2", "STARTTLS", &mut None).await?;
+        if !ok {
+            return Err(RemoteError::Server {
+                host: url.host.clone(),
+                command: "STARTTLS".into(),
+                text,
+            });
+        }
+        // Anything the server sent after its OK is dropped with the old buffer (RFC 3501
+        // §6.2.1: capabilities are asked again over TLS).
+        let tcp = match client.into_inner() {
+            Conn::Plain(t) => t,
+            Conn::Tls(_) => {
+                return Err(lost(opts, "TLS was already on"));
+            }
+        };
+        client = Client::new(tls_wrap(opts, tcp).await?);
+        caps = None;
+        preauth_cmd(&mut client, opts, "P3", "CAPABILITY", &mut caps).await?;
+    }
+    Ok((client, caps.unwrap_or_default()))
+}
+
+/// Connects and logs in (sending ID when wanted); no mailbox selected.
+async fn login(opts: &ConnectOptions) -> Result<Link, RemoteError> {
+    let (client, caps) = connect(opts).await?;
+    let url = &opts.url;
+    let auth_err = |e: async_imap::error::Error| -> RemoteError {
+        match e {
+            async_imap::error::Error::No(_) | async_imap::error::Error::Bad(_) => {
+                RemoteError::Auth {
+                    user: opts.login.user().to_owned(),
+                    host: url.host.clone(),
+                    text: refusal_text(&e),
+                    hint: crate::send::smtp::auth_hint(&url.host),
+                }
+            }
+            async_imap::error::Error::Validate(v) => RemoteError::Auth {
+                user: opts.login.user().to_owned(),
+                host: url.host.clone(),
+                text: format!(
+                    "the login name or password contains a character IMAP cannot send ({v})"
+                ),
+                hint: None,
+            },
+            other => lost(opts, &other.to_string()),
+        }
+    };
+    let session = match &opts.login {
+        Login::Password { user, password } => {
+            if caps.has("LOGINDISABLED") {
+                return Err(RemoteError::Auth {
+                    user: user.clone(),
+                    host: url.host.clone(),
+                    text: "the server does not accept a password over this connection \
+                           (LOGINDISABLED)"
+                        .into(),
+                    hint: Some("use imaps:// or imap://…?starttls"),
+                });
+            }
+            within(opts.timeout, url, client.login(user, password))
+                .await?
+                .map_err(|(e, _)| auth_err(e))?
+        }
+        Login::XOAuth2 { user, token } => {
+            let a = XOAuth2 {
+                response: Some(format!("user={user}\x01auth=Bearer {token}\x01\x01")),
+            };
+            within(opts.timeout, url, client.authenticate("XOAUTH2", a))
+                .await?
+                .map_err(|(e, _)| auth_err(e))?
+        }
+    };
+    let mut link = Link {
+        session,
+        caps,
+        exists: 0,
+        grew: false,
+        timeout: opts.timeout,
+        host: url.host.clone(),
+    };
+    let r: Result<(), Fail> = async {
+        link.capability().await?;
+        if link.caps.has("ID") || opts.imap_id {
+            // RFC 2971 §3.1; a refusal does not stop us.
+            let line = format!(
+                "ID (\"name\" \"rmail\" \"version\" \"{}\")",
+                env!("CARGO_PKG_VERSION")
+            );
+            link.cmd(&line, |_| {}).await?;
+        }
+        Ok(())
+    }
+    .await;
+    match r {
+        Ok(()) => Ok(link),
+        Err(Fail::Remote(e)) => Err(e),
+        Err(Fail::Lost(why)) => Err(lost(opts, &why)),
+    }
+}
+
+/// The folder's current-thread runtime (I/O and timers). Errors: the system refused an
+/// epoll descriptor.
+fn runtime() -> Result<tokio::runtime::Runtime, RemoteError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(|e| RemoteError::Protocol {
+            host: "localhost".into(),
+            detail: format!("cannot start the I/O runtime: {e}"),
+        })
+}
+
+/// An IMAP folder open in the reader (see the module documentation).
 pub struct ImapFolder {
-    url: FolderUrl,
+    opts: ConnectOptions,
+    rt: tokio::runtime::Runtime,
+    /// The logged-in, selected connection; `None` after logout or once it was lost.
+    link: Option<Link>,
+    /// UIDVALIDITY at open; a reconnect must find the same.
+    uidvalidity: Option<u32>,
+    /// Index → UID, summary order, then what `check_new` added.
+    uids: Vec<u32>,
+    /// The summary until the reader takes it.
+    summary: Vec<RemoteMessage>,
+    /// Bodies fetched in this session (LF line ends), by index.
+    cache: HashMap<usize, Vec<u8>>,
+    /// The EXISTS count the summary (and `check_new`) accounted for.
+    known_exists: u32,
+}
+
+/// Runs `$body` (an expression using `$l: &mut Link`) on the folder's runtime; a lost
+/// connection reconnects once and runs it again.
+macro_rules! with_link {
+    ($self:ident, |$l:ident| $body:expr) => {{
+        let mut attempt = 0;
+        loop {
+            $self.ensure_link(attempt > 0)?;
+            let r = match $self.link.as_mut() {
+                Some($l) => $self.rt.block_on(async { $body }),
+                None => Err(Fail::Lost("not connected".into())),
+            };
+            match r {
+                Ok(v) => break Ok(v),
+                Err(Fail::Remote(e)) => break Err(e),
+                Err(Fail::Lost(_)) if attempt == 0 => {
+                    // The connection is gone (I/O error, EOF, BYE): reconnect and retry once.
+                    $self.link = None;
+                    attempt += 1;
+                }
+                Err(Fail::Lost(why)) => {
+                    $self.link = None;
+                    break Err(lost(&$self.opts, &why));
+                }
+            }
+        }
+    }};
 }
 
 impl ImapFolder {
-    /// Opens the folder. Errors: not written yet.
+    /// Connects, logs in, sends ID when wanted, selects `opts.url.mailbox` (EXAMINE when
+    /// `opts.read_only`) and fetches the summary of every message in one FETCH
+    /// (RFC 3501 §6.4.5), showing progress when `opts.progress`. Errors: connection, TLS,
+    /// STARTTLS missing, login refused ([`RemoteError::Auth`]), SELECT refused
+    /// ([`RemoteError::Server`] with the server's text), timeouts.
     pub fn open(opts: &ConnectOptions) -> Result<ImapFolder, RemoteError> {
-        let _ = ImapFolder {
-            url: opts.url.clone(),
+        let rt = runtime()?;
+        let mut f = ImapFolder {
+            opts: opts.clone(),
+            rt,
+            link: None,
+            uidvalidity: None,
+            uids: Vec::new(),
+            summary: Vec::new(),
+            cache: HashMap::new(),
+            known_exists: 0,
         };
-        Err(RemoteError::Unsupported("not written yet"))
+        f.ensure_link(false)?;
+        let label = format!("{}: headers", opts.url.host);
+        let progress_on = opts.progress;
+        let summary = with_link!(f, |l| {
+            if l.exists == 0 {
+                Ok((Vec::new(), 0))
+            } else {
+                let mut p = Progress::new(label.clone(), u64::from(l.exists), progress_on);
+                let line = format!("FETCH 1:* {SUMMARY_ITEMS}");
+                let v = l.summaries(&line, Some(&mut p)).await;
+                p.finish();
+                l.grew = false;
+                v.map(|v| (v, l.exists))
+            }
+        })?;
+        f.known_exists = summary.1;
+        f.uids = summary.0.iter().map(|m| m.uid).collect();
+        f.summary = summary.0;
+        Ok(f)
+    }
+
+    /// Makes sure a selected connection exists: reconnects when there is none or when
+    /// `fresh`, and checks UIDVALIDITY against the one at open.
+    fn ensure_link(&mut self, fresh: bool) -> Result<(), RemoteError> {
+        if self.link.is_some() && !fresh {
+            return Ok(());
+        }
+        self.link = None;
+        let opts = &self.opts;
+        let (link, validity) = self.rt.block_on(async {
+            let mut link = login(opts).await?;
+            match link.select(&opts.url.mailbox, opts.read_only).await {
+                Ok(v) => Ok((link, v)),
+                Err(Fail::Remote(e)) => Err(e),
+                Err(Fail::Lost(why)) => Err(lost(opts, &why)),
+            }
+        })?;
+        match (self.uidvalidity, validity) {
+            (Some(old), Some(new)) if old != new => {
+                return Err(RemoteError::Protocol {
+                    host: self.opts.url.host.clone(),
+                    detail: format!(
+                        "{} changed on the server (UIDVALIDITY {old} is now {new}): open the folder again",
+                        self.opts.url.mailbox
+                    ),
+                });
+            }
+            (None, v) => self.uidvalidity = v,
+            _ => {}
+        }
+        self.link = Some(link);
+        Ok(())
+    }
+
+    fn uids_of(&self, which: &[usize]) -> Vec<u32> {
+        which
+            .iter()
+            .filter_map(|&i| self.uids.get(i).copied())
+            .collect()
+    }
+
+    fn read_only_error() -> RemoteError {
+        RemoteError::Unsupported(
+            "the folder was opened read-only (EXAMINE): nothing can be changed",
+        )
     }
 }
 
 impl RemoteFolder for ImapFolder {
     fn url(&self) -> &FolderUrl {
-        &self.url
+        &self.opts.url
     }
+
     fn take_summary(&mut self) -> Vec<RemoteMessage> {
-        Vec::new()
+        std::mem::take(&mut self.summary)
     }
-    fn fetch(&mut self, _i: usize) -> Result<Vec<u8>, RemoteError> {
-        Err(RemoteError::Unsupported("not written yet"))
+
+    /// `UID FETCH <uid> BODY.PEEK[]` (RFC 3501 §6.4.5, §6.4.8), CRLF → LF, cached.
+    /// Errors: [`RemoteError::Gone`] (1-based) when the UID is no longer there.
+    fn fetch(&mut self, i: usize) -> Result<Vec<u8>, RemoteError> {
+        if let Some(b) = self.cache.get(&i) {
+            return Ok(b.clone());
+        }
+        let uid = *self.uids.get(i).ok_or(RemoteError::Gone(i + 1))?;
+        let line = format!("UID FETCH {uid} BODY.PEEK[]");
+        let body = with_link!(self, |l| {
+            let mut body: Option<Vec<u8>> = None;
+            let d = l
+                .cmd(&line, |r| {
+                    if let Response::Fetch(_, attrs) = r {
+                        let mine = attrs
+                            .iter()
+                            .any(|a| matches!(a, AttributeValue::Uid(u) if *u == uid));
+                        for a in attrs {
+                            match a {
+                                AttributeValue::BodySection {
+                                    section: None,
+                                    data: Some(d),
+                                    ..
+                                }
+                                | AttributeValue::Rfc822(Some(d))
+                                    if mine =>
+                                {
+                                    body = Some(crlf_to_lf(d));
+                                }
+                                _ => {}
+                            }
+                        }
+                    }
+                })
+                .await?;
+            l.check(d, "UID FETCH")?;
+            Ok(body)
+        })?;
+        let body = body.ok_or(RemoteError::Gone(i + 1))?;
+        self.cache.insert(i, body.clone());
+        Ok(body)
     }
+
+    /// `NOOP` (RFC 3501 §6.1.2); when EXISTS changed or rose, `UID FETCH <last+1>:*` of the summary
+    /// items, keeping only UIDs above the last known (`N:*` always matches the last message).
     fn check_new(&mut self) -> Result<Vec<RemoteMessage>, RemoteError> {
-        Ok(Vec::new())
+        let last = self.uids.iter().copied().max().unwrap_or(0);
+        let known = self.known_exists;
+        let line = format!("UID FETCH {}:* {SUMMARY_ITEMS}", last.saturating_add(1));
+        let (new, exists) = with_link!(self, |l| {
+            l.simple("NOOP", "NOOP").await?;
+            if (l.exists == known && !l.grew) || l.exists == 0 {
+                Ok((Vec::new(), l.exists))
+            } else {
+                let v = l.summaries(&line, None).await?;
+                l.grew = false;
+                Ok((v, l.exists))
+            }
+        })?;
+        self.known_exists = exists;
+        let new: Vec<RemoteMessage> = new.into_iter().filter(|m| m.uid > last).collect();
+        self.uids.extend(new.iter().map(|m| m.uid));
+        Ok(new)
     }
-    fn commit(&mut self, _plan: &QuitPlan) -> Result<(), RemoteError> {
-        Ok(())
+
+    /// `UID STORE … +FLAGS.SILENT (\Seen)` / `-FLAGS.SILENT (\Seen)` / `+FLAGS.SILENT
+    /// (\Deleted)` (RFC 3501 §6.4.6), `UID EXPUNGE` of the deleted (RFC 4315 §2.1; plain
+    /// `EXPUNGE` without UIDPLUS), then `LOGOUT`. Errors: a non-empty plan on a read-only
+    /// folder, a refused command (nothing after it is sent).
+    fn commit(&mut self, plan: &QuitPlan) -> Result<(), RemoteError> {
+        let seen = sequence_set(&self.uids_of(&plan.seen));
+        let unseen = sequence_set(&self.uids_of(&plan.unseen));
+        let deleted = sequence_set(&self.uids_of(&plan.deleted));
+        if seen.is_empty() && unseen.is_empty() && deleted.is_empty() {
+            self.close();
+            return Ok(());
+        }
+        if self.opts.read_only {
+            self.close();
+            return Err(Self::read_only_error());
+        }
+        let r = with_link!(self, |l| {
+            if !seen.is_empty() {
+                let line = format!("UID STORE {seen} +FLAGS.SILENT (\\Seen)");
+                l.simple(&line, "UID STORE").await?;
+            }
+            if !unseen.is_empty() {
+                let line = format!("UID STORE {unseen} -FLAGS.SILENT (\\Seen)");
+                l.simple(&line, "UID STORE").await?;
+            }
+            if !deleted.is_empty() {
+                let line = format!("UID STORE {deleted} +FLAGS.SILENT (\\Deleted)");
+                l.simple(&line, "UID STORE").await?;
+                if l.caps.has("UIDPLUS") {
+                    l.simple(&format!("UID EXPUNGE {deleted}"), "UID EXPUNGE")
+                        .await?;
+                } else {
+                    l.simple("EXPUNGE", "EXPUNGE").await?;
+                }
+            }
+            Ok(())
+        });
+        self.close();
+        r
     }
-    fn close(&mut self) {}
-    fn copy(&mut self, _which: &[usize], _mailbox: &str, _remove: bool) -> Result<(), RemoteError> {
-        Err(RemoteError::Unsupported("not written yet"))
+
+    /// `LOGOUT` (RFC 3501 §6.1.3) and nothing else; errors are ignored.
+    fn close(&mut self) {
+        if let Some(mut l) = self.link.take() {
+            self.rt.block_on(l.logout());
+        }
     }
+
+    /// `UID COPY` (RFC 3501 §6.4.7); with `remove`, `UID MOVE` (RFC 6851) when offered,
+    /// else COPY, `\Deleted` and (UID) EXPUNGE. `[TRYCREATE]` creates the mailbox and tries
+    /// once more. Errors: nothing to copy is fine; a refused command; removing from a
+    /// read-only folder.
+    fn copy(&mut self, which: &[usize], mailbox: &str, remove: bool) -> Result<(), RemoteError> {
+        let set = sequence_set(&self.uids_of(which));
+        if set.is_empty() {
+            return Ok(());
+        }
+        if remove && self.opts.read_only {
+            return Err(Self::read_only_error());
+        }
+        let target = quote_mailbox(mailbox)?;
+        let mailbox = mailbox.to_owned();
+        with_link!(self, |l| {
+            let moving = remove && l.caps.has("MOVE");
+            let (verb, line) = if moving {
+                ("UID MOVE", format!("UID MOVE {set} {target}"))
+            } else {
+                ("UID COPY", format!("UID COPY {set} {target}"))
+            };
+            let mut d = l.cmd(&line, |_| {}).await?;
+            if !d.ok && d.trycreate {
+                l.create(&mailbox).await?;
+                d = l.cmd(&line, |_| {}).await?;
+            }
+            l.check(d, verb)?;
+            if remove && !moving {
+                let line = format!("UID STORE {set} +FLAGS.SILENT (\\Deleted)");
+                l.simple(&line, "UID STORE").await?;
+                if l.caps.has("UIDPLUS") {
+                    l.simple(&format!("UID EXPUNGE {set}"), "UID EXPUNGE")
+                        .await?;
+                } else {
+                    l.simple("EXPUNGE", "EXPUNGE").await?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// `APPEND` (RFC 3501 §6.3.11) with `flags`, LF → CRLF; `[TRYCREATE]` creates the
+    /// mailbox and tries once more.
     fn append(
         &mut self,
-        _mailbox: &str,
-        _message: &[u8],
-        _flags: RemoteFlags,
+        mailbox: &str,
+        message: &[u8],
+        flags: RemoteFlags,
     ) -> Result<(), RemoteError> {
-        Err(RemoteError::Unsupported("not written yet"))
+        let data = lf_to_crlf(message);
+        let flags = flag_list(flags);
+        let mailbox = mailbox.to_owned();
+        with_link!(self, |l| l.append(&mailbox, &flags, &data).await)
     }
+
+    /// `LIST "" "*"` (RFC 3501 §6.3.8), SPECIAL-USE attributes when offered (RFC 6154).
     fn list(&mut self) -> Result<Vec<ListEntry>, RemoteError> {
-        Ok(Vec::new())
+        with_link!(self, |l| l.list().await)
     }
 }
 
-/// Appends `messages` to `mailbox` (placeholder).
-pub fn append_to(
-    _opts: &ConnectOptions,
-    _mailbox: &str,
-    _messages: &[(Vec<u8>, RemoteFlags)],
-) -> Result<(), RemoteError> {
-    Err(RemoteError::Unsupported("not written yet"))
+/// Runs `f` on a fresh logged-in connection (no mailbox selected), then logs out.
+fn one_shot<T>(
+    opts: &ConnectOptions,
+    f: impl for<'a> FnOnce(
+        &'a mut Link,
+    ) -> Pin<Box<dyn std::future::Future<Output = Result<T, Fail>> + 'a>>,
+) -> Result<T, RemoteError> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let mut link = login(opts).await?;
+        let r = f(&mut link).await;
+        link.logout().await;
+        match r {
+            Ok(v) => Ok(v),
+            Err(Fail::Remote(e)) => Err(e),
+            Err(Fail::Lost(why)) => Err(lost(opts, &why)),
+        }
+    })
 }
 
-/// Lists the mailboxes (placeholder).
-pub fn list_mailboxes(_opts: &ConnectOptions) -> Result<Vec<ListEntry>, RemoteError> {
-    Err(RemoteError::Unsupported("not written yet"))
+/// Appends `messages` (RFC 5322 bytes, LF or CRLF line ends, with their flags) to
+/// `mailbox` on `opts.url`'s server without selecting anything: connect, login, one
+/// `APPEND` each (RFC 3501 §6.3.11; the mailbox is created on `[TRYCREATE]`), `LOGOUT`.
+/// For saving to a folder on a server that is not the current folder. Errors: as for
+/// [`ImapFolder::open`], and a refused APPEND ([`RemoteError::Server`]); messages before the
+/// failing one stay appended.
+pub fn append_to(
+    opts: &ConnectOptions,
+    mailbox: &str,
+    messages: &[(Vec<u8>, RemoteFlags)],
+) -> Result<(), RemoteError> {
+    let prepared: Vec<(Vec<u8>, String)> = messages
+        .iter()
+        .map(|(m, f)| (lf_to_crlf(m), flag_list(*f)))
+        .collect();
+    let mailbox = mailbox.to_owned();
+    one_shot(opts, move |l| {
+        Box::pin(async move {
+            for (data, flags) in &prepared {
+                l.append(&mailbox, flags, data).await?;
+            }
+            Ok(())
+        })
+    })
+}
+
+/// The mailboxes on `opts.url`'s server (`LIST "" "*"`, RFC 3501 §6.3.8; SPECIAL-USE
+/// attributes of RFC 6154 when offered), names decoded from modified UTF-7. Errors: as for
+/// [`ImapFolder::open`], and a refused LIST.
+pub fn list_mailboxes(opts: &ConnectOptions) -> Result<Vec<ListEntry>, RemoteError> {
+    one_shot(opts, |l| Box::pin(l.list()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::borrow::Cow;
+
+    fn addr<'a>(name: Option<&'a [u8]>, local: &'a [u8], host: &'a [u8]) -> Address<'a> {
+        Address {
+            name: name.map(Cow::Borrowed),
+            adl: None,
+            mailbox: Some(Cow::Borrowed(local)),
+            host: Some(Cow::Borrowed(host)),
+        }
+    }
+
+    #[test]
+    fn sequence_sets() {
+        assert_eq!(sequence_set(&[]), "");
+        assert_eq!(sequence_set(&[7]), "7");
+        assert_eq!(sequence_set(&[1, 2, 3, 4, 5, 7]), "1:5,7");
+        assert_eq!(sequence_set(&[9, 3, 2, 2, 10, 1]), "1:3,9:10");
+        assert_eq!(sequence_set(&[1, 3, 5]), "1,3,5");
+        assert_eq!(
+            sequence_set(&[u32::MAX - 1, u32::MAX]),
+            "4294967294:4294967295"
+        );
+    }
+
+    #[test]
+    fn addresses_render_as_header_values() {
+        let r = |a: &Address<'_>| render_address(a).map(|v| String::from_utf8(v).unwrap());
+        assert_eq!(
+            r(&addr(Some(b"Zhang San"), b"zs", b"example.com")).as_deref(),
+            Some("Zhang San <zs@example.com>")
+        );
+        assert_eq!(
+            r(&addr(Some(b"Doe, John"), b"jd", b"example.com")).as_deref(),
+            Some("\"Doe, John\" <jd@example.com>")
+        );
+        assert_eq!(
+            r(&addr(Some(b"J. \"Q\" Doe"), b"jd", b"x.org")).as_deref(),
+            Some("\"J. \\\"Q\\\" Doe\" <jd@x.org>")
+        );
+        assert_eq!(
+            r(&addr(Some(b"=?UTF-8?B?5byg5LiJ?="), b"zs", b"qq.com")).as_deref(),
+            Some("=?UTF-8?B?5byg5LiJ?= <zs@qq.com>"),
+            "encoded-words stay unquoted"
+        );
+        assert_eq!(
+            r(&addr(None, b"bob", b"example.com")).as_deref(),
+            Some("bob@example.com")
+        );
+        assert_eq!(
+            r(&addr(Some(b"  "), b"bob", b"example.com")).as_deref(),
+            Some("bob@example.com")
+        );
+        // A group marker (no host) is not an address.
+        let group = Address {
+            name: None,
+            adl: None,
+            mailbox: Some(Cow::Borrowed(&b"undisclosed"[..])),
+            host: None,
+        };
+        assert_eq!(r(&group), None);
+    }
+
+    #[test]
+    fn internaldate_and_asctime() {
+        let t = parse_internaldate(" 1-Dec-2026 02:24:44 +0000").unwrap();
+        let utc = t.with_timezone(&chrono::Utc);
+        assert_eq!(
+            utc.format("%a %b %e %H:%M:%S %Y").to_string(),
+            "Tue Dec  1 02:24:44 2026"
+        );
+        let t2 = parse_internaldate("17-Jul-1996 02:44:25 -0700").unwrap();
+        assert_eq!(t2.timestamp(), 837_596_665);
+        // asctime is in the local zone and has the fixed shape.
+        let s = asctime(&t);
+        assert_eq!(s.len(), 24, "{s}");
+        assert!(parse_internaldate("garbage").is_none());
+    }
+
+    #[test]
+    fn summary_from_attributes() {
+        let env = Envelope {
+            date: Some(Cow::Borrowed(&b"Tue, 1 Dec 2026 10:00:00 +0800"[..])),
+            subject: Some(Cow::Borrowed(&b"=?UTF-8?B?5L2g5aW9?="[..])),
+            from: Some(vec![addr(Some(b"Ann"), b"ann", b"example.org")]),
+            sender: None,
+            reply_to: None,
+            to: None,
+            cc: None,
+            bcc: None,
+            in_reply_to: None,
+            message_id: None,
+        };
+        let attrs = vec![
+            AttributeValue::Uid(42),
+            AttributeValue::Flags(vec![Cow::Borrowed("\\Seen"), Cow::Borrowed("$Junk")]),
+            AttributeValue::InternalDate(Cow::Borrowed("01-Dec-2026 02:24:44 +0000")),
+            AttributeValue::Rfc822Size(1234),
+            AttributeValue::Envelope(Box::new(env)),
+        ];
+        let m = summary_of(&attrs).unwrap();
+        assert_eq!(m.uid, 42);
+        assert_eq!(m.size, 1234);
+        assert!(m.flags.seen && !m.flags.deleted);
+        assert_eq!(m.from.as_deref(), Some(&b"Ann <ann@example.org>"[..]));
+        assert_eq!(m.subject.as_deref(), Some(&b"=?UTF-8?B?5L2g5aW9?="[..]));
+        let fl = String::from_utf8(m.from_line).unwrap();
+        let want = asctime(&parse_internaldate("01-Dec-2026 02:24:44 +0000").unwrap());
+        assert_eq!(fl, format!("ann@example.org {want}"));
+        // No envelope: an unsolicited flag update, skipped.
+        assert!(summary_of(&[AttributeValue::Uid(1)]).is_none());
+        // No address at all: MAILER-DAEMON.
+        let env = Envelope {
+            date: None,
+            subject: None,
+            from: None,
+            sender: None,
+            reply_to: None,
+            to: None,
+            cc: None,
+            bcc: None,
+            in_reply_to: None,
+            message_id: None,
+        };
+        let m = summary_of(&[
+            AttributeValue::Uid(2),
+            AttributeValue::Envelope(Box::new(env)),
+        ])
+        .unwrap();
+        assert!(m.from_line.starts_with(b"MAILER-DAEMON "));
+        assert_eq!(m.from, None);
+    }
+
+    #[test]
+    fn mailbox_quoting_uses_modified_utf7() {
+        assert_eq!(quote_mailbox("INBOX").unwrap(), "\"INBOX\"");
+        assert_eq!(quote_mailbox("已发送").unwrap(), "\"&XfJT0ZAB-\"");
+        assert_eq!(quote_mailbox("a\"b\\c").unwrap(), "\"a\\\"b\\\\c\"");
+        assert_eq!(quote_mailbox("Tom & Jerry").unwrap(), "\"Tom &- Jerry\"");
+        assert!(quote_mailbox("a\r\nb").is_err());
+        assert_eq!(utf7::decode(b"&XfJT0ZAB-").as_deref(), Some("已发送"));
+    }
+
+    #[test]
+    fn line_ends() {
+        assert_eq!(crlf_to_lf(b"a\r\nb\r\n\r\nc\rd"), b"a\nb\n\nc\rd");
+        assert_eq!(lf_to_crlf(b"a\nb\r\nc"), b"a\r\nb\r\nc");
+        assert_eq!(lf_to_crlf(b""), b"");
+    }
+
+    #[test]
+    fn flags_both_ways() {
+        let f = flags_of(["\\SEEN", "\\Flagged", "\\Recent", "kw"].into_iter());
+        assert!(f.seen && f.flagged && f.recent && !f.answered);
+        assert_eq!(flag_list(f), "\\Seen \\Flagged");
+        assert_eq!(flag_list(RemoteFlags::default()), "");
+    }
+
+    #[test]
+    fn xoauth2_answers_once_then_empty() {
+        use async_imap::Authenticator as _;
+        let mut a = XOAuth2 {
+            response: Some("user=u\x01auth=Bearer t\x01\x01".into()),
+        };
+        assert_eq!(a.process(b""), "user=u\x01auth=Bearer t\x01\x01");
+        assert_eq!(a.process(b"{\"status\":\"401\"}"), "");
+    }
+
+    #[test]
+    fn refusal_text_is_the_server_text() {
+        let e = async_imap::error::Error::No(
+            "code: None, info: Some(\"[AUTHENTICATIONFAILED] Authentication \\\"failed\\\"\")"
+                .into(),
+        );
+        assert_eq!(
+            refusal_text(&e),
+            "[AUTHENTICATIONFAILED] Authentication \"failed\""
+        );
+    }
 }

@@ -91,6 +91,14 @@ impl TlsOptions {
     /// The connector these options describe (system roots plus `ca_pem`; verification off
     /// with `accept_invalid`). Errors: the CA file is not PEM, or OpenSSL refused.
     pub fn connector(&self) -> Result<native_tls::TlsConnector, ClientError> {
+        self.builder()?
+            .build()
+            .map_err(|e| ClientError::Tls(e.to_string()))
+    }
+
+    /// The builder behind [`TlsOptions::connector`], for async wrappers that take a builder
+    /// (`async_native_tls::TlsConnector::from`). Errors: the CA file is not PEM.
+    pub fn builder(&self) -> Result<native_tls::TlsConnectorBuilder, ClientError> {
         let mut b = native_tls::TlsConnector::builder();
         if let Some(pem) = &self.ca_pem {
             let cert = native_tls::Certificate::from_pem(pem)
@@ -101,7 +109,7 @@ impl TlsOptions {
             b.danger_accept_invalid_certs(true)
                 .danger_accept_invalid_hostnames(true);
         }
-        b.build().map_err(|e| ClientError::Tls(e.to_string()))
+        Ok(b)
     }
 }
 

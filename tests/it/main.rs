@@ -13,6 +13,7 @@ mod reader;
 mod remote_reader;
 mod remote_dovecot;
 mod remote_pop3;
+mod remote_imap;
 mod send;
 mod serve;
 mod session;

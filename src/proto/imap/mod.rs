@@ -75,7 +75,7 @@ mod search;
 mod selected;
 mod session;
 mod store;
-mod utf7;
+pub mod utf7;
 
 #[cfg(test)]
 mod golden;

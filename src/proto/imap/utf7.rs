@@ -5,7 +5,7 @@ const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 
 /// `name` in modified UTF-7: printable ASCII as is, `&` as `&-`, anything else as
 /// `&` + modified base64 of UTF-16 + `-`.
-pub(super) fn encode(name: &str) -> String {
+pub fn encode(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut run: Vec<u16> = Vec::new();
     let flush = |run: &mut Vec<u16>, out: &mut String| {
@@ -48,7 +48,7 @@ pub(super) fn encode(name: &str) -> String {
 
 /// Decodes modified UTF-7; `None` when `s` is not valid modified UTF-7 (8-bit or control
 /// bytes, a bad base64 run, bad UTF-16, a run encoding printable ASCII).
-pub(super) fn decode(s: &[u8]) -> Option<String> {
+pub fn decode(s: &[u8]) -> Option<String> {
     let mut out = String::with_capacity(s.len());
     let mut i = 0;
     while i < s.len() {
