@@ -163,7 +163,7 @@ At the \fB&\fR prompt rmail accepts the POSIX mailx commands, with their abbrevi
 \fBheaders\fR (h), \fBz\fR, \fBfrom\fR (f), \fBprint\fR (p), \fBtype\fR (t), \fBPrint\fR (P),
 \fBType\fR (T), \fBnext\fR (n, +, an empty line), \fB\-\fR, \fBdelete\fR (d), \fBundelete\fR (u),
 \fBdp\fR, \fBdt\fR, \fBsave\fR (s), \fBSave\fR (S), \fBcopy\fR (c), \fBCopy\fR (C),
-\fBwrite\fR (w), \fBhold\fR (ho), \fBpreserve\fR (pre), \fBmbox\fR (mb), \fBtouch\fR (tou),
+\fBwrite\fR (w), \fBmove\fR (mv), \fBhold\fR (ho), \fBpreserve\fR (pre), \fBmbox\fR (mb), \fBtouch\fR (tou),
 \fBquit\fR (q), \fBexit\fR (x, xit), \fBfile\fR (fi), \fBfolder\fR (fold), \fBfolders\fR,
 \fBtop\fR (to), \fBsize\fR (si), \fBset\fR (se), \fBunset\fR (uns), \fBalias\fR (a),
 \fBgroup\fR (g), \fBunalias\fR, \fBalternates\fR (alt), \fBignore\fR (ig), \fBdiscard\fR,
@@ -198,8 +198,8 @@ logs in with an OAuth2 token. \fBtls\-ca\-file\fR adds a trusted CA; \fBimap\-ti
 An IMAP folder is read with one FETCH of the summary; bodies are fetched when first shown
 and cached. \fBquit\fR sets \fB\eSeen\fR on messages read, expunges deleted ones and
 leaves the rest on the server (nothing moves to \fBMBOX\fR); \fBexit\fR changes nothing.
-\fBsave\fR and \fBcopy\fR to a mailbox of the same account copy on the server; to another
-server they append. \fBfolders\fR lists the server's mailboxes. A POP3 maildrop is read
+\fBsave\fR, \fBcopy\fR and \fBmove\fR (a copy, then deleted at \fBquit\fR) to a mailbox of
+the same account copy on the server; to another server they append. \fBfolders\fR lists the server's mailboxes. A POP3 maildrop is read
 with TOP and RETR; \fBquit\fR deletes what was deleted. \fBrmail account add\fR writes
 \fBinbox\fR, \fBfolder\fR and \fBfetch\-url\fR for the provider, so \fBrmail \-A\fR
 \fIname\fR opens the IMAP INBOX and \fB+Sent\fR names its Sent folder.

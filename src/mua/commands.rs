@@ -37,6 +37,8 @@ enum Cmd {
     ShellEscape,
     Copy,
     CopyBySender,
+    /// `move`/`mv` (s-nail): `copy`, then mark the messages deleted.
+    Move,
     Chdir,
     Save,
     SaveBySender,
@@ -96,6 +98,8 @@ const TABLE: &[(&str, usize, Cmd)] = &[
     ("New", 3, Cmd::Unread),
     ("mail", 1, Cmd::Compose),
     ("mbox", 2, Cmd::Mbox),
+    ("move", 2, Cmd::Move),
+    ("mv", 2, Cmd::Move),
     ("!", 1, Cmd::ShellEscape),
     ("copy", 1, Cmd::Copy),
     ("Copy", 1, Cmd::CopyBySender),
@@ -232,6 +236,7 @@ impl Session {
                 | Cmd::Mbox
                 | Cmd::Unread
                 | Cmd::Copy
+                | Cmd::Move
                 | Cmd::CopyBySender
                 | Cmd::Save
                 | Cmd::SaveBySender
@@ -273,11 +278,29 @@ impl Session {
                 m.read = false;
                 m.read_now = false;
             }),
-            Cmd::Save => self.cmd_save(args, true, false, false),
-            Cmd::Copy => self.cmd_save(args, false, false, false),
-            Cmd::SaveBySender => self.cmd_save(args, true, true, false),
-            Cmd::CopyBySender => self.cmd_save(args, false, true, false),
-            Cmd::Write => self.cmd_save(args, true, false, true),
+            Cmd::Move => {
+                if let Some(list) = self.cmd_save(args, false, false, false) {
+                    let f = self.folder.as_mut().expect("folder");
+                    for n in list {
+                        f.msgs[n - 1].deleted = true;
+                    }
+                }
+            }
+            Cmd::Save => {
+                self.cmd_save(args, true, false, false);
+            }
+            Cmd::Copy => {
+                self.cmd_save(args, false, false, false);
+            }
+            Cmd::SaveBySender => {
+                self.cmd_save(args, true, true, false);
+            }
+            Cmd::CopyBySender => {
+                self.cmd_save(args, false, true, false);
+            }
+            Cmd::Write => {
+                self.cmd_save(args, true, false, true);
+            }
             Cmd::From => self.cmd_from(args),
             Cmd::Headers => self.cmd_headers(args),
             Cmd::Z => self.cmd_z(args),

@@ -19,7 +19,7 @@ impl Session {
         mark_saved: bool,
         by_sender: bool,
         body_only: bool,
-    ) {
+    ) -> Option<Vec<usize>> {
         let mut words = split_words(args);
         let (list_spec, target) = if by_sender {
             (words.join(" "), None)
@@ -27,13 +27,11 @@ impl Session {
             let file = words.pop();
             if file.is_none() && body_only {
                 eprintln!("write: a file name is required");
-                return;
+                return None;
             }
             (words.join(" "), file)
         };
-        let Some(list) = self.list(&list_spec, Want::Undeleted) else {
-            return;
-        };
+        let list = self.list(&list_spec, Want::Undeleted)?;
         let path = match target {
             Some(t) => self.expand_path(&t),
             None if by_sender => {
@@ -63,21 +61,24 @@ impl Session {
                 Ok(_) => {
                     eprintln!("write: the body can only be written to a local file");
                     self.last_failed = true;
-                    return;
+                    return None;
                 }
                 Err(e) => {
                     eprintln!("rmail: {e}");
                     self.last_failed = true;
-                    return;
+                    return None;
                 }
             };
-            if self.save_remote(&list, &target) && mark_saved {
+            if !self.save_remote(&list, &target) {
+                return None;
+            }
+            if mark_saved {
                 let f = self.folder.as_mut().expect("folder");
                 for &n in &list {
                     f.msgs[n - 1].saved = true;
                 }
             }
-            return;
+            return Some(list);
         }
         let existed = path.exists();
         let f = self.folder.as_ref().expect("folder");
@@ -99,7 +100,7 @@ impl Session {
                 }
                 Err(e) => {
                     eprintln!("rmail: cannot read message {n}: {e}");
-                    return;
+                    return None;
                 }
             }
         }
@@ -111,7 +112,7 @@ impl Session {
         if let Err(e) = res {
             eprintln!("rmail: {e}");
             self.last_failed = true;
-            return;
+            return None;
         }
         println!(
             "\"{}\" {} {lines}/{bytes}",
@@ -124,6 +125,7 @@ impl Session {
                 f.msgs[n - 1].saved = true;
             }
         }
+        Some(list)
     }
 
     pub(super) fn cmd_pipe(&mut self, args: &str) {

@@ -45,7 +45,10 @@ fn dovecot_imaps_read_flag_delete_save() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(nonempty_lines(&o.stdout), 3, "{out}");
-    assert!(out.contains("alice@example.com") && out.contains("three"), "{out}");
+    assert!(
+        out.contains("alice@example.com") && out.contains("three"),
+        "{out}"
+    );
 
     // Read 1, flag 1 unread again in the next session, delete 2, save 3 to Archive.
     let folder = format!("imaps://dave@127.0.0.1:{}", d.port("imaps"));
@@ -53,14 +56,26 @@ fn dovecot_imaps_read_flag_delete_save() {
     c.args(["-N", "-S", &format!("folder={folder}"), "-f", &url]);
     let o = run_script(c, "p 1\nd 2\ns 3 +Archive\nq\n");
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{}\n{out}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{}\n{out}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(out.contains("Body of one."), "{out}");
     let inbox = d.mailbox("INBOX");
     let subjects: Vec<&str> = inbox.messages.iter().map(|m| m.subject.as_str()).collect();
     assert_eq!(subjects, ["one", "three"], "{inbox:?}");
-    assert!(flags_of(&d, "INBOX", "one").unwrap().contains(&"\\Seen".to_owned()));
-    assert!(!flags_of(&d, "INBOX", "three").unwrap().contains(&"\\Seen".to_owned()));
-    assert!(flags_of(&d, "Archive", "three").is_some(), "{:?}", d.mailboxes());
+    assert!(flags_of(&d, "INBOX", "one")
+        .unwrap()
+        .contains(&"\\Seen".to_owned()));
+    assert!(!flags_of(&d, "INBOX", "three")
+        .unwrap()
+        .contains(&"\\Seen".to_owned()));
+    assert!(
+        flags_of(&d, "Archive", "three").is_some(),
+        "{:?}",
+        d.mailboxes()
+    );
 
     let mut c = reader(home, &d);
     c.args(["-N", "-f", &url]);
@@ -68,7 +83,18 @@ fn dovecot_imaps_read_flag_delete_save() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(out.lines().any(|l| l.starts_with("Archive")), "{out}");
-    assert!(!flags_of(&d, "INBOX", "one").unwrap().contains(&"\\Seen".to_owned()));
+    assert!(!flags_of(&d, "INBOX", "one")
+        .unwrap()
+        .contains(&"\\Seen".to_owned()));
+
+    // move: a copy, then the message leaves the INBOX at quit.
+    let mut c = reader(home, &d);
+    c.args(["-N", "-S", &format!("folder={folder}"), "-f", &url]);
+    let o = run_script(c, "mv 1 +Archive\nq\n");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let subjects: Vec<String> = d.inbox().into_iter().map(|m| m.subject).collect();
+    assert_eq!(subjects, ["three"]);
+    assert!(flags_of(&d, "Archive", "one").is_some());
 }
 
 #[test]
@@ -97,7 +123,10 @@ fn dovecot_reconnects_after_the_server_drops_the_connection() {
     let out = String::from_utf8_lossy(&o.stdout);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}\n{out}");
-    assert!(out.contains("Body of alpha.") && out.contains("Body of beta."), "{out}\n{err}");
+    assert!(
+        out.contains("Body of alpha.") && out.contains("Body of beta."),
+        "{out}\n{err}"
+    );
     let subjects: Vec<String> = d.inbox().into_iter().map(|m| m.subject).collect();
     assert_eq!(subjects, ["beta"], "{err}");
 }
