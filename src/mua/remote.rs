@@ -138,7 +138,7 @@ impl Session {
             .vars
             .get("folder")
             .filter(|v| remote::url::is_folder_url(v))
-            .map(|v| FolderUrl::parse(v));
+            .map(FolderUrl::parse);
         let open = self
             .folder
             .as_ref()
