@@ -226,6 +226,18 @@ fn folder_error(e: std::io::Error) -> StoreError {
     }
 }
 
+/// A failure making the folder directories above a new mailbox: an existing mailbox (an mbox
+/// file) on the path cannot hold other mailboxes (`\NoInferiors`, RFC 3501 §7.2.2).
+fn parent_error(e: std::io::Error) -> StoreError {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::AlreadyExists | K::NotADirectory => StoreError::Cannot(
+            "a mailbox on the path holds messages and cannot hold other mailboxes".into(),
+        ),
+        _ => folder_error(e),
+    }
+}
+
 fn view_error(e: ViewError) -> StoreError {
     match e {
         ViewError::Store(crate::store::mbox::StoreError::ReadOnly(_)) => StoreError::ReadOnly,
@@ -353,7 +365,7 @@ impl MailStore for UserStore {
             return Err(StoreError::AlreadyExists);
         }
         if let Some(parent) = p.parent() {
-            std::fs::create_dir_all(parent).map_err(folder_error)?;
+            std::fs::create_dir_all(parent).map_err(parent_error)?;
         }
         std::fs::OpenOptions::new()
             .write(true)
@@ -389,7 +401,7 @@ impl MailStore for UserStore {
             return Err(StoreError::AlreadyExists);
         }
         if let Some(parent) = b.parent() {
-            std::fs::create_dir_all(parent).map_err(folder_error)?;
+            std::fs::create_dir_all(parent).map_err(parent_error)?;
         }
         std::fs::rename(&a, &b).map_err(folder_error)?;
         let _ = std::fs::rename(self.index_of(from), self.index_of(to));
