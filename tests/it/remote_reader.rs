@@ -219,3 +219,33 @@ fn starttls_pop3s_accounts_and_errors() {
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("TLS") && err.contains("tls-ca-file"), "{err}");
 }
+
+#[test]
+fn password_prompt_on_a_terminal_once_per_session_never_echoed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, cert) = start(dir.path());
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let base = format!("imaps://alice@127.0.0.1:{}", s.port("imaps"));
+    let mut c = rmail(&home);
+    c.arg("-n")
+        .arg("-S")
+        .arg(format!("tls-ca-file={}", cert.display()))
+        .args(["-f", &format!("{base}/INBOX")]);
+    let mut p = crate::util::PtyChild::spawn(c);
+    assert!(
+        p.wait_for("Password for alice@127.0.0.1: "),
+        "{}",
+        p.output()
+    );
+    p.type_bytes(b"alicepass\n");
+    assert!(p.wait_for("3 messages"), "{}", p.output());
+    // Another folder of the same account: no second prompt.
+    p.type_bytes(format!("file {base}/Sent\n").as_bytes());
+    assert!(p.wait_for("/Sent\": 0 messages"), "{}", p.output());
+    p.type_bytes(b"q\n");
+    assert!(p.wait().success(), "{}", p.output());
+    let out = p.output();
+    assert_eq!(out.matches("Password for").count(), 1, "{out}");
+    assert!(!out.contains("alicepass"), "{out}");
+}
