@@ -81,7 +81,8 @@ impl ClientError {
 /// TLS settings for [`Client::connect`] and [`Client::starttls`].
 #[derive(Debug, Clone, Default)]
 pub struct TlsOptions {
-    /// Extra trusted CA certificates (PEM bytes), besides the system roots.
+    /// Extra trusted CA certificates (PEM bytes, one or more certificates), besides the
+    /// system roots.
     pub ca_pem: Option<Vec<u8>>,
     /// Accept any certificate and host name (opportunistic relay TLS, `tls-verify=ignore`).
     pub accept_invalid: bool,
@@ -101,9 +102,21 @@ impl TlsOptions {
     pub fn builder(&self) -> Result<native_tls::TlsConnectorBuilder, ClientError> {
         let mut b = native_tls::TlsConnector::builder();
         if let Some(pem) = &self.ca_pem {
-            let cert = native_tls::Certificate::from_pem(pem)
-                .map_err(|e| ClientError::Tls(format!("cannot read the CA file: {e}")))?;
-            b.add_root_certificate(cert);
+            // Every certificate of the file (a bundle, or several private CAs), not only the
+            // first, which is all `Certificate::from_pem` reads.
+            let bad = |e: &dyn std::fmt::Display| {
+                ClientError::Tls(format!("cannot read the CA file: {e}"))
+            };
+            let stack = openssl::x509::X509::stack_from_pem(pem).map_err(|e| bad(&e))?;
+            if stack.is_empty() {
+                return Err(bad(&"no PEM certificate in it"));
+            }
+            for x509 in stack {
+                let der = x509.to_der().map_err(|e| bad(&e))?;
+                b.add_root_certificate(
+                    native_tls::Certificate::from_der(&der).map_err(|e| bad(&e))?,
+                );
+            }
         }
         if self.accept_invalid {
             b.danger_accept_invalid_certs(true)

@@ -94,8 +94,16 @@ fn imaps_summary_read_delete_save_and_exit() {
     std::fs::create_dir_all(&home).unwrap();
     let url = format!("imaps://alice@127.0.0.1:{}/INBOX", s.port("imaps"));
 
-    // -H: the summary, the encoded subject decoded, nothing changed on the server.
-    let (code, out, err) = reader(&home, &cert, &["-H", "-f", &url], "");
+    // -H: the summary, the encoded subject decoded, nothing changed on the server. The CA
+    // file is a bundle with the server's certificate second: every one counts.
+    let other = dir.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    let (other_cert, _) = make_cert(&other);
+    let bundle = dir.path().join("bundle.pem");
+    let mut pem = std::fs::read(&other_cert).unwrap();
+    pem.extend(std::fs::read(&cert).unwrap());
+    std::fs::write(&bundle, pem).unwrap();
+    let (code, out, err) = reader(&home, &bundle, &["-H", "-f", &url], "");
     assert_eq!(code, 0, "{err}");
     assert_eq!(nonempty_lines(out.as_bytes()), 3, "{out}");
     assert!(out.contains("测试 second"), "{out}");
