@@ -143,7 +143,8 @@ fn run(cli: Cli) -> i32 {
         return EXIT_USAGE;
     }
     let folder = cli.folder.then(|| match cli.operands.first() {
-        Some(f) => expand_folder_arg(f),
+        // Expanded by the reader after the start-up files (`+name` needs `folder`).
+        Some(f) => PathBuf::from(f),
         None => std::env::var_os("MBOX")
             .filter(|m| !m.is_empty())
             .map(PathBuf::from)
@@ -265,7 +266,7 @@ fn fetch(account: &str, keep: bool, mailbox: Option<&std::path::Path>, verbose: 
     let mailbox = match mailbox {
         Some(m) => m.to_path_buf(),
         None => match get("fetch-mailbox").filter(|m| !m.trim().is_empty()) {
-            Some(m) => expand_folder_arg(m.trim()),
+            Some(m) => s.expand_path(m.trim()),
             None => s.env.system_mailbox.clone(),
         },
     };
@@ -292,20 +293,6 @@ fn fetch(account: &str, keep: bool, mailbox: Option<&std::path::Path>, verbose: 
             1
         }
     }
-}
-
-/// `-f +name` means the folder directory, as in mailx; the rest is a path.
-fn expand_folder_arg(f: &str) -> PathBuf {
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_default();
-    if let Some(rest) = f.strip_prefix('+') {
-        return home.join(rest);
-    }
-    if let Some(rest) = f.strip_prefix("~/") {
-        return home.join(rest);
-    }
-    PathBuf::from(f)
 }
 
 /// `rmail deliver [-f SENDER] USER`: the local delivery agent. Run by root it becomes USER

@@ -31,7 +31,8 @@ use crate::error::{EXIT_FAIL, EXIT_OK, EXIT_USAGE};
 /// How the reader was invoked (resolved from the command line and the environment).
 #[derive(Debug, Clone, Default)]
 pub struct Invocation {
-    /// `-f`: read this folder in edit mode instead of the system mailbox.
+    /// `-f`: read this folder in edit mode instead of the system mailbox (as given: expanded
+    /// with [`session::Session::expand_path`] after the start-up files).
     pub folder: Option<PathBuf>,
     /// `-u USER`: read that user's system mailbox.
     pub user: Option<String>,
@@ -75,7 +76,8 @@ pub fn run(inv: Invocation) -> i32 {
     }
 
     let (path, edit) = match (&inv.folder, &inv.user) {
-        (Some(p), _) => (p.clone(), true),
+        // `+name` (in the `folder` directory or on its server), `~/…`, `%`, `&`, as in mailx.
+        (Some(p), _) => (s.expand_path(&p.to_string_lossy()), true),
         (None, Some(u)) => (s.env.spool_of(u), false),
         (None, None) => (s.inbox(), false),
     };

@@ -197,6 +197,17 @@ fn starttls_pop3s_accounts_and_errors() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let after = state(&s, &cert, &["Saved"]);
     assert!(after.contains("Saved: <l1@test>"), "{after}");
+    // -f +name: on the account's server, since `folder` is its URL.
+    let mut c = rmail(&home);
+    c.env("MAILRC", &rc)
+        .args(["-A", "home", "-H", "-f", "+Saved"]);
+    let o = run_script(c, "");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        out.contains("local") && nonempty_lines(&o.stdout) == 1,
+        "{out}"
+    );
 
     // A wrong password: the server's refusal, exit 1, the password not shown.
     let url = format!("imaps://alice@127.0.0.1:{}/INBOX", s.port("imaps"));
