@@ -272,7 +272,11 @@ pub fn send_parts(s: &Session, p: Parts) -> Result<(), i32> {
                 .into_iter()
                 .chain(p.record);
             for path in records {
-                if let Err(e) =
+                if let Some(url) = super::remote::url_of(&path) {
+                    if let Err(e) = record_remote(s, url, &composed.bytes) {
+                        eprintln!("rmail: sent, but cannot record a copy: {e}");
+                    }
+                } else if let Err(e) =
                     crate::mda::deliver_to_mbox(&path, &composed.envelope_from, &composed.bytes)
                 {
                     eprintln!("rmail: sent, but cannot record a copy: {e}");
@@ -287,6 +291,29 @@ pub fn send_parts(s: &Session, p: Parts) -> Result<(), i32> {
             Err(EXIT_SEND)
         }
     }
+}
+
+/// Appends the sent message to the IMAP mailbox `url` (`record=+Sent` with a remote
+/// `folder`), marked `\Seen`. Errors: a bad or POP3 URL, no credentials, the server's.
+fn record_remote(
+    s: &Session,
+    url: Result<crate::remote::FolderUrl, crate::remote::RemoteError>,
+    message: &[u8],
+) -> Result<(), crate::remote::RemoteError> {
+    use crate::remote::{self, Protocol, RemoteError, RemoteFlags};
+    let url = url?;
+    if url.protocol == Protocol::Pop3 {
+        return Err(RemoteError::Unsupported(
+            "a POP3 maildrop cannot keep a copy of sent mail",
+        ));
+    }
+    let opts = remote::options_from(&url, &|k| s.vars.get(k).map(str::to_owned))?;
+    remote::warn_cleartext(&url);
+    let flags = RemoteFlags {
+        seen: true,
+        ..RemoteFlags::default()
+    };
+    remote::imap::append_to(&opts, &url.mailbox, &[(message.to_vec(), flags)])
 }
 
 /// Keeps an unsent draft (`~q`, a read error) in `dead.letter`: its To, Cc, Bcc and Subject

@@ -209,6 +209,31 @@ fn starttls_pop3s_accounts_and_errors() {
         "{out}"
     );
 
+    // record=+Sent with a remote folder: the sent copy is appended there, \Seen.
+    let mut c = rmail(&home);
+    c.env("MAILRC", &rc).args([
+        "-A",
+        "home",
+        "-S",
+        &format!("mta=smtp://127.0.0.1:{}", s.port("smtp")),
+        "-S",
+        "record=+Sent",
+        "-s",
+        "recorded",
+        "alice@localhost",
+    ]);
+    let o = run_script(c, "kept in Sent\n");
+    assert!(
+        o.status.success() && o.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let after = state(&s, &cert, &["Sent"]);
+    assert!(
+        after.lines().filter(|l| l.starts_with("Sent: ")).count() == 1 && after.contains("\\Seen"),
+        "{after}"
+    );
+
     // A wrong password: the server's refusal, exit 1, the password not shown.
     let url = format!("imaps://alice@127.0.0.1:{}/INBOX", s.port("imaps"));
     let mut c = rmail(&home);
