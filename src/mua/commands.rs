@@ -452,8 +452,9 @@ impl Session {
 
     /// Prints message `n`, marks it read and current.
     fn show(&mut self, n: usize, mode: Mode, quiet: bool) {
-        {
+        let before = {
             let f = self.folder.as_mut().expect("folder");
+            let before = f.msgs[n - 1];
             f.cur = n;
             f.cur_used = true;
             let m = &mut f.msgs[n - 1];
@@ -463,7 +464,8 @@ impl Session {
                 }
                 m.read = true;
             }
-        }
+            before
+        };
         match display::render(self, n, mode) {
             Ok(text) => {
                 let mut s = String::with_capacity(text.len() + 16);
@@ -477,7 +479,12 @@ impl Session {
                     }
                 }
             }
-            Err(e) => eprintln!("rmail: cannot read message {n}: {e}"),
+            Err(e) => {
+                // Not shown, so not read: nothing is marked \Seen or moved for it at quit.
+                eprintln!("rmail: cannot read message {n}: {e}");
+                self.folder.as_mut().expect("folder").msgs[n - 1] = before;
+                self.last_failed = true;
+            }
         }
     }
 

@@ -205,3 +205,16 @@ fn header_summary_fits_cjk_in_80_columns() {
         .sum();
     assert!((78..=79).contains(&cols), "{cols}: {line}");
 }
+
+#[test]
+fn a_message_that_cannot_be_read_is_not_marked_read() {
+    let (dir, spool) = with_mbox(SEED);
+    let path = spool.to_str().unwrap();
+    // Another program empties the mailbox after the snapshot: message 2 cannot be shown.
+    let script = format!("!: > {path}\np 2\nh\nx\n");
+    let (code, out, err) = run(dir.path(), &["-n", "-N", "-f", path], &script);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("cannot read message 2"), "{err}");
+    let line2 = out.lines().find(|l| l.contains("test2")).unwrap_or_default();
+    assert!(line2.starts_with(">N") || line2.starts_with(">U"), "{out}");
+}
