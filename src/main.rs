@@ -7,6 +7,7 @@ use rmail::mua;
 use std::path::PathBuf;
 
 fn main() {
+    quiet_broken_pipe();
     // Invoked as `sendmail` or `mailq` (a symlink), rmail is the MTA's command-line face.
     let argv0 = std::env::args_os().next().unwrap_or_default();
     let name = std::path::Path::new(&argv0)
@@ -293,6 +294,33 @@ fn fetch(account: &str, keep: bool, mailbox: Option<&std::path::Path>, verbose: 
             1
         }
     }
+}
+
+/// Standard output closed by its reader (`rmail … | head -1`): Rust's `print!` panics where
+/// a C mailx dies of SIGPIPE. SIGPIPE stays ignored (a peer closing a socket or a pager that
+/// quits early must not kill us), but this one panic ends the process as SIGPIPE would —
+/// quietly, status 128+13 — instead of printing a panic message. Work finished before the
+/// failed print (a write-back, an expunge) is already done; nothing after it runs, as with
+/// mailx.
+fn quiet_broken_pipe() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            // SAFETY: restoring the default action and raising a signal are plain syscalls.
+            unsafe {
+                libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+                libc::raise(libc::SIGPIPE);
+            }
+            std::process::exit(128 + libc::SIGPIPE);
+        }
+        default_hook(info);
+    }));
 }
 
 /// `rmail deliver [-f SENDER] USER`: the local delivery agent. Run by root it becomes USER

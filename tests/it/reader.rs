@@ -215,6 +215,45 @@ fn a_message_that_cannot_be_read_is_not_marked_read() {
     let (code, out, err) = run(dir.path(), &["-n", "-N", "-f", path], &script);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("cannot read message 2"), "{err}");
-    let line2 = out.lines().find(|l| l.contains("test2")).unwrap_or_default();
+    let line2 = out
+        .lines()
+        .find(|l| l.contains("test2"))
+        .unwrap_or_default();
     assert!(line2.starts_with(">N") || line2.starts_with(">U"), "{out}");
+}
+
+#[test]
+fn closed_stdout_ends_quietly_as_sigpipe_would() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::os::unix::process::ExitStatusExt;
+    let body: String = (0..20000).map(|i| format!("line {i}\n")).collect();
+    let (dir, spool) = with_mbox(&format!(
+        "From a@example.org Mon Nov 30 10:00:00 2026\nSubject: long\n\n{body}\n"
+    ));
+    let mut c = rmail(dir.path());
+    c.args(["-n", "-N", "-f", spool.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"p 1\np 1\nq\n")
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    drop(out);
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let st = child.wait().unwrap();
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(st.signal(), Some(libc::SIGPIPE), "{st:?} {err}");
 }
