@@ -229,10 +229,14 @@ fn account_add(preset: &str, address: &str, name: Option<&str>) -> i32 {
             p.title
         );
     }
-    println!(
-        "Store the password outside the file, e.g. uncomment the password-command line; \
-         use it with: rmail -A {name}"
-    );
+    if q.oauth2_required {
+        println!("Then uncomment the oauth2-token-command line; use it with: rmail -A {name}");
+    } else {
+        println!(
+            "Store the password outside the file, e.g. uncomment the password-command line; \
+             use it with: rmail -A {name}"
+        );
+    }
     EXIT_OK
 }
 

@@ -192,8 +192,9 @@ Wherever a folder name is accepted (\fB\-f\fR, \fBfile\fR, \fBsave\fR, \fBcopy\f
 the host is loopback. The password comes from \fBpassword\-command\fR, else ~/.netrc, else a
 prompt on the terminal; \fBimap\-auth=xoauth2\fR (or \fBoauth2\-token\-command\fR alone)
 logs in with an OAuth2 token. \fBtls\-ca\-file\fR adds a trusted CA; \fBimap\-timeout\fR and
-\fBpop3\-timeout\fR are in seconds (default 60); \fBimap\-id\fR sends IMAP ID, as the
-163/126 presets do by themselves.
+\fBpop3\-timeout\fR are in seconds (default 60). IMAP ID (RFC 2971) is sent after login when
+the server lists it; \fBimap\-id\fR sends it even when not listed, as the 163/126 presets do
+by themselves (NetEase refuses SELECT without it).
 .PP
 An IMAP folder is read with one FETCH of the summary; bodies are fetched when first shown
 and cached. \fBquit\fR sets \fB\eSeen\fR on messages read, expunges deleted ones and

@@ -271,11 +271,11 @@ impl Session {
             .collect();
         let n = msgs.len();
         if self.vars.is_set("verbose") {
-            eprintln!(
-                "rmail: {}: {} indexed (mailbox lock held while reading only)",
-                path.display(),
-                plural(n, "message")
-            );
+            let how = match &src {
+                Source::Local(_) => "indexed (mailbox lock held while reading only)",
+                Source::Remote(_) => "listed by the server",
+            };
+            eprintln!("rmail: {}: {} {how}", path.display(), plural(n, "message"));
         }
         // The current message starts at the first new (else unread) message, else the first.
         let cur = msgs
@@ -972,7 +972,8 @@ fn quit_remote(r: &RemoteSource, msgs: &[MsgState]) -> Result<(), ()> {
         }
         Err(e) => {
             eprintln!(
-                "rmail: {}: {e}; the server keeps its messages as they were",
+                "rmail: {}: {e}; the changes may be applied only in part (a message marked \\Deleted \
+                 stays on the server until a client expunges it)",
                 r.url
             );
             Err(())
