@@ -30,22 +30,7 @@ pub struct Env {
 impl Env {
     /// Reads the environment.
     pub fn from_process() -> Env {
-        let pw_name = || {
-            // SAFETY: getpwuid returns a pointer into static storage or null; we copy the
-            // name out immediately, before any other call could overwrite it.
-            unsafe {
-                let pw = libc::getpwuid(libc::getuid());
-                if pw.is_null() || (*pw).pw_name.is_null() {
-                    None
-                } else {
-                    Some(
-                        std::ffi::CStr::from_ptr((*pw).pw_name)
-                            .to_string_lossy()
-                            .into_owned(),
-                    )
-                }
-            }
-        };
+        let pw_name = || crate::mda::users::name_of_uid(rustix::process::getuid().as_raw());
         let user = std::env::var("USER")
             .ok()
             .filter(|s| !s.is_empty())

@@ -293,7 +293,7 @@ pub type VarLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 /// The options to open `url` with, from the reader's variables:
 ///
-/// - login name: the URL's user, else `$USER`;
+/// - login name: the URL's user, else `$USER`, `$LOGNAME`, the password database's name;
 /// - `imap-auth`/`pop3-auth` = `xoauth2`, or `oauth2-token-command` set without them: an
 ///   XOAUTH2 token from `oauth2-token-command` (first line of its output);
 /// - else the password from `password-command`, else `~/.netrc` (`machine HOST login
@@ -324,6 +324,8 @@ pub fn options_with_login(
         .user
         .clone()
         .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
+        .or_else(|| std::env::var("LOGNAME").ok().filter(|u| !u.is_empty()))
+        .or_else(|| crate::mda::users::name_of_uid(rustix::process::getuid().as_raw()))
         .unwrap_or_else(|| "nobody".into());
     let token_cmd = get("oauth2-token-command").filter(|c| !c.trim().is_empty());
     let auth = get(proto_key).map(|a| a.trim().to_ascii_lowercase());

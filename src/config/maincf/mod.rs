@@ -162,18 +162,7 @@ fn system_hostname() -> Option<String> {
 }
 
 fn invoking_user() -> Option<String> {
-    // SAFETY: getpwuid returns null or a pointer to static storage; the name is copied out
-    // at once, before any other password-database call.
-    unsafe {
-        let pw = libc::getpwuid(libc::geteuid());
-        if pw.is_null() || (*pw).pw_name.is_null() {
-            return None;
-        }
-        std::ffi::CStr::from_ptr((*pw).pw_name)
-            .to_str()
-            .ok()
-            .map(str::to_owned)
-    }
+    crate::mda::users::name_of_uid(rustix::process::geteuid().as_raw())
 }
 
 fn user_exists(name: &str) -> bool {

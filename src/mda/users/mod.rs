@@ -142,6 +142,23 @@ pub fn check_name(name: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// The password database's name for `uid` (getpwuid(3)); `None` when it has none or the
+/// name is not UTF-8.
+pub fn name_of_uid(uid: libc::uid_t) -> Option<String> {
+    // SAFETY: getpwuid returns null or a pointer to static storage; the name is copied out
+    // at once, before any other password-database call.
+    unsafe {
+        let pw = libc::getpwuid(uid);
+        if pw.is_null() || (*pw).pw_name.is_null() {
+            return None;
+        }
+        std::ffi::CStr::from_ptr((*pw).pw_name)
+            .to_str()
+            .ok()
+            .map(str::to_owned)
+    }
+}
+
 /// The user name of a login given as `name` or `name@domain`: the bare name, or the part
 /// before the last `@` when the domain is one of `local_domains` (compared ignoring ASCII
 /// case, a trailing dot ignored). `None` when the domain is not local or the name is empty.
