@@ -249,8 +249,9 @@ fn fetch(account: &str, keep: bool, mailbox: Option<&std::path::Path>, verbose: 
     let is_url = remote::url::is_folder_url(account);
     let mut s = mua::session::Session::new(false);
     if let Err(e) = s.load_startup_files(false, (!is_url).then_some(account), &[]) {
+        // An unknown account is a usage error, as with -A.
         eprintln!("rmail fetch: {e}");
-        return 1;
+        return EXIT_USAGE;
     }
     let get = |k: &str| s.vars.get(k).map(str::to_owned);
     let url = match fetch::fetch_url(account, &get) {

@@ -251,7 +251,7 @@ pub enum Command {
     /// New messages (by UIDL, remembered in $XDG_STATE_HOME/rmail/fetch/ACCOUNT.uidl) are
     /// appended to the mailbox under its lock and synced, then recorded, then deleted on the
     /// server unless --keep (only the messages this run downloaded are deleted). Exit 0 on
-    /// success, also when there is no new mail; 1 on failure.
+    /// success, also when there is no new mail; 1 on failure; 64 for an unknown account.
     Fetch {
         /// An account name from the start-up files (its `fetch-url` variable, e.g.
         /// pop3s://USER@pop.HOST:995, and its password-command, tls-ca-file, …), or a
