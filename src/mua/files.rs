@@ -48,7 +48,8 @@ impl Session {
                     .unwrap_or("unknown")
                     .replace('/', "_");
                 if self.vars.is_set("outfolder") {
-                    self.folder_dir().join(login)
+                    // In the folder directory, or on the server of a remote `folder`.
+                    self.expand_path(&format!("+{login}"))
                 } else {
                     Path::new(&login).to_owned()
                 }
