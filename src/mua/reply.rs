@@ -90,7 +90,7 @@ impl Session {
                     .unwrap_or_default();
                 if !login.is_empty() {
                     parts.record = Some(if self.vars.is_set("outfolder") {
-                        self.folder_dir().join(login)
+                        self.expand_path(&format!("+{login}"))
                     } else {
                         PathBuf::from(login)
                     });
