@@ -293,3 +293,69 @@ fn password_prompt_on_a_terminal_once_per_session_never_echoed() {
     assert_eq!(out.matches("Password for").count(), 1, "{out}");
     assert!(!out.contains("alicepass"), "{out}");
 }
+
+/// A scripted IMAP server whose summary FETCH takes about 2 s (2,000 lines, 1 ms apart);
+/// prints its port, serves one connection.
+const SLOW_IMAP: &str = r#"
+import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)
+print(s.getsockname()[1], flush=True)
+c, _ = s.accept(); f = c.makefile("rb")
+c.sendall(b"* OK ready\r\n")
+N = 2000
+while True:
+    l = f.readline()
+    if not l: break
+    tag, cmd = (l.split(b" ", 2) + [b""])[:2]; cmd = cmd.upper().strip()
+    if cmd == b"LOGIN": c.sendall(tag + b" OK [CAPABILITY IMAP4rev1] hi\r\n")
+    elif cmd == b"CAPABILITY": c.sendall(b"* CAPABILITY IMAP4rev1\r\n" + tag + b" OK\r\n")
+    elif cmd in (b"SELECT", b"EXAMINE"): c.sendall(b"* %d EXISTS\r\n* OK [UIDVALIDITY 1] u\r\n" % N + tag + b" OK [READ-WRITE] x\r\n")
+    elif cmd == b"FETCH":
+        for i in range(1, N + 1):
+            c.sendall(b'* %d FETCH (UID %d FLAGS () INTERNALDATE "01-Dec-2026 01:00:00 +0000" RFC822.SIZE 10 ENVELOPE (NIL "s%d" (("A" NIL "a" "example.org")) NIL NIL NIL NIL NIL NIL NIL))\r\n' % (i, i, i))
+            time.sleep(0.001)
+        c.sendall(tag + b" OK done\r\n")
+    elif cmd == b"LOGOUT": c.sendall(b"* BYE bye\r\n" + tag + b" OK\r\n"); break
+    else: c.sendall(tag + b" OK\r\n")
+"#;
+
+fn slow_server() -> (std::process::Child, u16) {
+    use std::io::BufRead;
+    let mut child = Command::new("python3")
+        .arg("-c")
+        .arg(SLOW_IMAP)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (child, line.trim().parse().unwrap())
+}
+
+#[test]
+fn progress_on_a_terminal_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut srv, port) = slow_server();
+    let url = format!("imap://u@127.0.0.1:{port}/INBOX");
+    let mut c = rmail(dir.path());
+    c.args(["-n", "-N", "-S", "password-command=echo pw", "-f", &url]);
+    let mut p = crate::util::PtyChild::spawn(c);
+    assert!(p.wait_for("headers: "), "{}", p.output());
+    assert!(p.wait_for("2000 messages"), "{}", p.output());
+    p.type_bytes(b"x\n");
+    assert!(p.wait().success(), "{}", p.output());
+    let _ = srv.wait();
+
+    let (mut srv, port) = slow_server();
+    let url = format!("imap://u@127.0.0.1:{port}/INBOX");
+    let mut c = rmail(dir.path());
+    c.args(["-n", "-H", "-S", "password-command=echo pw", "-f", &url]);
+    let o = run_script(c, "");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(nonempty_lines(&o.stdout), 2000);
+    assert!(!err.contains("headers"), "{err}");
+    let _ = srv.wait();
+}
