@@ -462,7 +462,10 @@ pub fn connect_error(url: &FolderUrl, timeout: Duration, e: &std::io::Error) -> 
 /// certificate's names, so the error can say which host the certificate is for.
 pub fn tls_error(url: &FolderUrl, timeout: Duration, detail: &str) -> RemoteError {
     let lower = detail.to_ascii_lowercase();
-    if lower.contains("hostname mismatch") || lower.contains("host name mismatch") {
+    if lower.contains("hostname mismatch")
+        || lower.contains("host name mismatch")
+        || lower.contains("ip address mismatch")
+    {
         if let Some(names) = peer_names(url, timeout) {
             return RemoteError::CertificateMismatch {
                 host_port: url.host_port(),
@@ -482,13 +485,45 @@ pub fn tls_error(url: &FolderUrl, timeout: Duration, detail: &str) -> RemoteErro
     }
 }
 
-/// The DNS names (else the common name) of the certificate `url`'s server presents; for
-/// implicit TLS only (a STARTTLS probe would need the protocol), `None` on any failure.
+/// The DNS names (else the common name) of the certificate `url`'s server presents, read by
+/// a second connection that does not verify it: TLS at once for `imaps`/`pop3s`; for
+/// `?starttls` after the greeting and `STARTTLS` (IMAP, RFC 3501 §6.2.1) or `STLS` (POP3,
+/// RFC 2595 §4). `None` on any failure (the caller then shows OpenSSL's text).
 fn peer_names(url: &FolderUrl, timeout: Duration) -> Option<Vec<String>> {
-    if url.security != Security::Tls {
-        return None;
-    }
+    use std::io::{BufRead, BufReader};
     let tcp = crate::send::client::connect_tcp(&url.host, url.port, timeout).ok()?;
+    match url.security {
+        Security::Tls => {}
+        Security::Plain => return None,
+        Security::StartTls => {
+            // Lines are read byte by byte (no read-ahead), so the TLS handshake starts on
+            // exactly the bytes after the server's answer.
+            let mut r = BufReader::with_capacity(1, &tcp);
+            let mut line = String::new();
+            let mut next = |line: &mut String| -> Option<()> {
+                line.clear();
+                (r.read_line(line).ok()? > 0 && line.len() < 4096).then_some(())
+            };
+            next(&mut line)?;
+            let (cmd, ok): (&[u8], &str) = match url.protocol {
+                Protocol::Imap => (b"n1 STARTTLS\r\n", "n1 OK"),
+                Protocol::Pop3 => (b"STLS\r\n", "+OK"),
+            };
+            (&tcp).write_all(cmd).ok()?;
+            for _ in 0..32 {
+                next(&mut line)?;
+                if line.starts_with(ok) {
+                    break;
+                }
+                if !line.starts_with('*') {
+                    return None;
+                }
+            }
+            if !line.starts_with(ok) {
+                return None;
+            }
+        }
+    }
     let opts = TlsOptions {
         ca_pem: None,
         accept_invalid: true,

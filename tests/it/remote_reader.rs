@@ -359,3 +359,38 @@ fn progress_on_a_terminal_only() {
     assert!(!err.contains("headers"), "{err}");
     let _ = srv.wait();
 }
+
+#[test]
+fn certificate_for_another_host_over_starttls_names_its_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = crate::serve::make_cert_for(
+        dir.path(),
+        "other",
+        "mail.example.net",
+        "DNS:mail.example.net",
+    );
+    let (c, k) = (cert.display().to_string(), key.display().to_string());
+    let s = Serve::start(
+        dir.path(),
+        "",
+        &[
+            ("smtpd_tls_cert_file", &c),
+            ("smtpd_tls_key_file", &k),
+            ("imap_listen", "127.0.0.1:0"),
+            ("pop3_listen", "127.0.0.1:0"),
+        ],
+    );
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    for url in [
+        format!("imap://alice@127.0.0.1:{}/INBOX?starttls", s.port("imap")),
+        format!("pop3://alice@127.0.0.1:{}?starttls", s.port("pop3")),
+    ] {
+        let (code, _, err) = reader(&home, &cert, &["-H", "-f", &url], "");
+        assert_eq!(code, 1, "{err}");
+        assert!(
+            err.contains("is for mail.example.net, not for 127.0.0.1"),
+            "{url}: {err}"
+        );
+    }
+}

@@ -79,14 +79,26 @@ fn base_settings(dir: &Path) -> BTreeMap<String, String> {
 
 /// Makes a self-signed certificate for localhost in `dir` (openssl); returns (cert, key).
 pub fn make_cert(dir: &Path) -> (PathBuf, PathBuf) {
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    make_cert_for(dir, "", "localhost", "DNS:localhost,IP:127.0.0.1")
+}
+
+/// Makes `dir/{stem}cert.pem` and `dir/{stem}key.pem` (unless the certificate exists): a
+/// self-signed certificate with common name `cn` and subject alternative names `san`
+/// (openssl's syntax, e.g. `DNS:mail.example.net`); returns (cert, key).
+pub fn make_cert_for(dir: &Path, stem: &str, cn: &str, san: &str) -> (PathBuf, PathBuf) {
+    let (cert, key) = (
+        dir.join(format!("{stem}cert.pem")),
+        dir.join(format!("{stem}key.pem")),
+    );
     if !cert.exists() {
         let st = Command::new("openssl")
             .args([
                 "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
             ])
-            .args(["-subj", "/CN=localhost"])
-            .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+            .arg("-subj")
+            .arg(format!("/CN={cn}"))
+            .arg("-addext")
+            .arg(format!("subjectAltName={san}"))
             .arg("-keyout")
             .arg(&key)
             .arg("-out")
