@@ -152,24 +152,7 @@ fn start(dir: &Path, mode: Mode) -> Option<Server> {
     if !peers_ready() {
         return None;
     }
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    if !cert.exists() {
-        let st = Command::new("openssl")
-            .args([
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-            ])
-            .args(["-subj", "/CN=localhost"])
-            .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
-            .arg("-keyout")
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .expect("cannot run openssl");
-        assert!(st.success(), "openssl req failed");
-    }
+    let (cert, key) = crate::serve::make_cert(dir);
     let script = dir.join("server.py");
     std::fs::write(&script, SERVER).unwrap();
     let out = dir.join("received");
