@@ -261,7 +261,7 @@ pub enum RemoteError {
     /// The server refused a command (`NO`, `BAD`, `-ERR`).
     #[error("{host}: {command} refused: {text}")]
     Server {
-        /// Host.
+        /// `host:port` (IMAP) or the host (POP3).
         host: String,
         /// The command's verb (`SELECT`, `UID FETCH`, `RETR`, …), never its arguments.
         command: String,
@@ -278,7 +278,7 @@ pub enum RemoteError {
     /// again.
     #[error("{host}: {detail}")]
     Protocol {
-        /// Host.
+        /// `host:port` (IMAP) or the host (POP3).
         host: String,
         /// What happened.
         detail: String,
