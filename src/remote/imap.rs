@@ -22,6 +22,8 @@
 //! - What the server sends passes a [`Guard`] before async-imap parses it: lists nested
 //!   deeper than [`MAX_NESTING`] (imap-proto's parser is recursive) and literals longer
 //!   than [`MAX_LITERAL`] end the command with a [`RemoteError::Protocol`].
+//! - The summary keeps index → UID one-to-one: replies with UID 0, a repeated UID, or a
+//!   sequence number above EXISTS are dropped (see [`Link::summaries`]).
 //! - Server texts (`NO`, `BAD`, `BYE`) are UTF-8, else GB18030 (QQ and NetEase answer in
 //!   GBK). Errors name `host:port`.
 //!
@@ -645,19 +647,22 @@ impl Link {
     }
 
     /// `FETCH`/`UID FETCH` of [`SUMMARY_ITEMS`], converted as they arrive (no response is
-    /// kept); messages without a UID or envelope (unsolicited flag updates) are skipped.
+    /// kept). Skipped, so that index → UID stays one-to-one: messages without a UID or
+    /// envelope (unsolicited flag updates), UID 0 (not a UID, RFC 3501 §2.3.1.1), sequence
+    /// numbers above the EXISTS count at the end of the command, and a UID seen before
+    /// (the first reply wins). A server that sends those is broken; nothing is printed.
     async fn summaries(
         &mut self,
         line: &str,
         progress: Option<&mut Progress>,
     ) -> Result<Vec<RemoteMessage>, Fail> {
-        let mut out = Vec::new();
+        let mut out: Vec<(u32, RemoteMessage)> = Vec::new();
         let mut progress = progress;
         let d = self
             .cmd(line, |r| {
-                if let Response::Fetch(_, attrs) = r {
+                if let Response::Fetch(seq, attrs) = r {
                     if let Some(m) = summary_of(attrs) {
-                        out.push(m);
+                        out.push((*seq, m));
                         if let Some(p) = progress.as_deref_mut() {
                             p.set(out.len() as u64);
                         }
@@ -666,7 +671,13 @@ impl Link {
             })
             .await?;
         self.check(d, "FETCH")?;
-        Ok(out)
+        let exists = self.exists;
+        let mut seen = std::collections::HashSet::new();
+        Ok(out
+            .into_iter()
+            .filter(|(seq, m)| (1..=exists).contains(seq) && seen.insert(m.uid))
+            .map(|(_, m)| m)
+            .collect())
     }
 
     /// `APPEND` (RFC 3501 §6.3.11) with a synchronizing literal; returns the completion so
@@ -913,7 +924,7 @@ pub fn asctime<Tz: chrono::TimeZone>(t: &chrono::DateTime<Tz>) -> String {
         .to_string()
 }
 
-/// The summary of one FETCH response; `None` without UID or ENVELOPE.
+/// The summary of one FETCH response; `None` without UID or ENVELOPE, or with UID 0.
 fn summary_of(attrs: &[AttributeValue<'_>]) -> Option<RemoteMessage> {
     let mut m = RemoteMessage::default();
     let mut uid = None;
@@ -929,7 +940,7 @@ fn summary_of(attrs: &[AttributeValue<'_>]) -> Option<RemoteMessage> {
             _ => {}
         }
     }
-    m.uid = uid?;
+    m.uid = uid.filter(|&u| u != 0)?;
     let env = env?;
     m.from = env.from.iter().flatten().find_map(render_address);
     m.subject = env.subject.as_deref().map(<[u8]>::to_vec);
@@ -1520,7 +1531,8 @@ impl RemoteFolder for ImapFolder {
         std::mem::take(&mut self.summary)
     }
 
-    /// `UID FETCH <uid> BODY.PEEK[]` (RFC 3501 §6.4.5, §6.4.8), CRLF → LF, cached.
+    /// `UID FETCH <uid> BODY.PEEK[]` (RFC 3501 §6.4.5, §6.4.8), CRLF → LF, cached; only a
+    /// reply carrying that UID counts, the first one if the server sends several.
     /// Errors: [`RemoteError::Gone`] (1-based) when the UID is no longer there.
     fn fetch(&mut self, i: usize) -> Result<Vec<u8>, RemoteError> {
         if let Some(b) = self.cache.get(&i) {
@@ -1544,7 +1556,7 @@ impl RemoteFolder for ImapFolder {
                                     ..
                                 }
                                 | AttributeValue::Rfc822(Some(d))
-                                    if mine =>
+                                    if mine && body.is_none() =>
                                 {
                                     body = Some(crlf_to_lf(d));
                                 }
@@ -2044,6 +2056,26 @@ mod tests {
             read_fail(std::io::Error::other("reset"), "h:143"),
             Fail::Lost(_)
         ));
+    }
+
+    #[test]
+    fn summary_skips_uid_zero() {
+        let env = || {
+            Box::new(Envelope {
+                date: None,
+                subject: None,
+                from: None,
+                sender: None,
+                reply_to: None,
+                to: None,
+                cc: None,
+                bcc: None,
+                in_reply_to: None,
+                message_id: None,
+            })
+        };
+        assert!(summary_of(&[AttributeValue::Uid(0), AttributeValue::Envelope(env())]).is_none());
+        assert!(summary_of(&[AttributeValue::Uid(1), AttributeValue::Envelope(env())]).is_some());
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! STARTTLS, one that drops the connection after the summary (reconnect), one that changes
 //! UIDVALIDITY meanwhile, a TLS server whose certificate names another host, and hostile
 //! ones: a BODYSTRUCTURE nested 3000 levels deep, a 100 GB literal, GBK refusals, an SMTP
-//! greeting and an unparsable FETCH.
+//! greeting, an unparsable FETCH, and bogus or repeated UIDs.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -404,7 +404,7 @@ def serve(c, n):
                 send(tag + b" NO " + "邮箱不存在".encode("gbk"))
                 continue
             v = 8 if (mode == "uidvalidity" and n > 1) else 7
-            send(b"* 2 EXISTS")
+            send(b"* 3 EXISTS" if mode == "dup" else b"* 2 EXISTS")
             send(b"* 0 RECENT")
             send(b"* OK [UIDVALIDITY %d] UIDs valid" % v)
             send(tag + b" OK [READ-WRITE] done")
@@ -419,6 +419,12 @@ def serve(c, n):
         elif verb == b"FETCH" and mode == "bad_fetch":
             send(b"* 1 FETCH (UID abc FLAGS (( RFC822.SIZE -5 )")
             send(tag + b" OK done")
+        elif verb == b"FETCH" and mode == "dup":
+            # UID 0, a repeated UID and a sequence number above EXISTS (3) are dropped:
+            # the folder keeps 1 -> UID 10 and 3 -> UID 11.
+            for i, uid in ((1, 10), (2, 0), (2, 10), (3, 11), (4, 12)):
+                send(b"* %d FETCH (UID %d FLAGS () INTERNALDATE \"01-Dec-2026 10:00:00 +0000\" RFC822.SIZE %d ENVELOPE %s)" % (i, uid, len(BODY), ENV % (uid, uid)))
+            send(tag + b" OK done")
         elif verb == b"FETCH":
             for i, uid in ((1, 10), (2, 11)):
                 send(b"* %d FETCH (UID %d FLAGS () INTERNALDATE \"01-Dec-2026 10:00:00 +0000\" RFC822.SIZE %d ENVELOPE %s)" % (i, uid, len(BODY), ENV % (i, i)))
@@ -429,6 +435,13 @@ def serve(c, n):
                 c.close()
                 return
             uid = int(parts[3])
+            if mode == "dup":
+                # Another message's reply first, then this one's twice: the first wins.
+                for u, what in ((10 if uid != 10 else 12, b"other"), (uid, b"first"), (uid, b"second")):
+                    b = b"Subject: %s %d\r\n\r\nbody\r\n" % (what, u)
+                    send(b"* 1 FETCH (UID %d BODY[] {%d}\r\n%s)" % (u, len(b), b))
+                send(tag + b" OK done")
+                continue
             if uid in (10, 11):
                 send(b"* %d FETCH (UID %d BODY[] {%d}\r\n%s)" % (uid - 9, uid, len(BODY), BODY))
             send(tag + b" OK done")
@@ -777,6 +790,25 @@ fn not_imap_and_unreadable_replies_are_readable_errors() {
         "{shown}"
     );
     assert!(!shown.contains("Error {"), "{shown}");
+}
+
+#[test]
+fn bogus_uids_keep_index_to_uid_one_to_one() {
+    if !peers() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::start(dir.path(), "dup", None);
+    let url = format!("imap://me@127.0.0.1:{}/", fake.port);
+    let mut f = ImapFolder::open(&opts(&url, "me", "pw", None)).unwrap();
+    let sum = f.take_summary();
+    let uids: Vec<u32> = sum.iter().map(|m| m.uid).collect();
+    assert_eq!(uids, [10, 11], "{sum:?}");
+    assert_eq!(sum[1].subject.as_deref(), Some(&b"hello 11"[..]));
+    assert_eq!(f.fetch(1).unwrap(), b"Subject: first 11\n\nbody\n");
+    assert_eq!(f.fetch(0).unwrap(), b"Subject: first 10\n\nbody\n");
+    assert!(matches!(f.fetch(2), Err(RemoteError::Gone(3))));
+    f.close();
 }
 
 /// User + system CPU time of this process, seconds.
