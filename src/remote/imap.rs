@@ -19,6 +19,14 @@
 //! - Mailbox names go out in modified UTF-7 (RFC 3501 §5.1.3) and `LIST` names are decoded
 //!   from it ([`crate::proto::imap::utf7`]).
 //!
+//! - What the server sends passes a [`Guard`] before async-imap parses it: lists nested
+//!   deeper than [`MAX_NESTING`] (imap-proto's parser is recursive) and literals longer
+//!   than [`MAX_LITERAL`] end the command with a [`RemoteError::Protocol`].
+//! - The summary keeps index → UID one-to-one: replies with UID 0, a repeated UID, or a
+//!   sequence number above EXISTS are dropped (see [`Link::summaries`]).
+//! - Server texts (`NO`, `BAD`, `BYE`) are UTF-8, else GB18030 (QQ and NetEase answer in
+//!   GBK). Errors name `host:port`.
+//!
 //! Invariants: no panic and no `unwrap` on server data; secrets never appear in an error.
 
 use std::collections::HashMap;
@@ -44,21 +52,48 @@ const SUMMARY_ITEMS: &str = "(UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)";
 
 /// The byte stream under the IMAP session: cleartext or TLS.
 #[derive(Debug)]
-enum Conn {
+enum Io {
     Plain(TcpStream),
     Tls(Box<async_native_tls::TlsStream<TcpStream>>),
 }
 
+/// The stream async-imap reads: [`Io`] with a [`Guard`] on everything read.
+#[derive(Debug)]
+struct Conn {
+    io: Io,
+    guard: Guard,
+}
+
+impl Conn {
+    fn new(io: Io) -> Conn {
+        Conn {
+            io,
+            guard: Guard::default(),
+        }
+    }
+}
+
 impl AsyncRead for Conn {
+    /// Reads from the server and runs the new octets through [`Guard::feed`]; when they
+    /// break a limit the read fails (`InvalidData`) and nothing of it reaches the parser.
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Conn::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Conn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let r = match &mut this.io {
+            Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        };
+        if let Poll::Ready(Ok(())) = r {
+            if let Err(e) = this.guard.feed(&buf.filled()[before..]) {
+                buf.set_filled(before);
+                return Poll::Ready(Err(e));
+            }
         }
+        r
     }
 }
 
@@ -68,22 +103,264 @@ impl AsyncWrite for Conn {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            Conn::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Conn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        match &mut self.get_mut().io {
+            Io::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Conn::Plain(s) => Pin::new(s).poll_flush(cx),
-            Conn::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        match &mut self.get_mut().io {
+            Io::Plain(s) => Pin::new(s).poll_flush(cx),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Conn::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Conn::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        match &mut self.get_mut().io {
+            Io::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
+    }
+}
+
+/// How deeply a server's response may nest parenthesised lists. imap-proto parses lists
+/// (BODYSTRUCTURE above all, RFC 3501 §7.4.2) recursively, so a hostile server could
+/// overflow our stack with `((((…`. Real responses stay far below this: a BODYSTRUCTURE
+/// adds about two levels per MIME nesting level and mail with more than a dozen nested
+/// multiparts is not seen in practice (Dovecot and Cyrus cap MIME nesting lower still).
+pub const MAX_NESTING: u32 = 64;
+
+/// The largest literal (`{n}`, RFC 3501 §4.3) a server may announce, octets: more than
+/// any message a mail host accepts (providers cap messages at 25–150 MiB), and small
+/// enough that a hostile `{99999999999}` cannot make us buffer gigabytes.
+pub const MAX_LITERAL: u64 = 256 * 1024 * 1024;
+
+/// Where [`Guard`] is inside a response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Scan {
+    /// Between tokens.
+    #[default]
+    Normal,
+    /// Inside a quoted string (RFC 3501 §4.3).
+    Quoted,
+    /// Right after a `\` inside a quoted string.
+    Escape,
+    /// After `{`, reading the literal's length.
+    Length(u64),
+    /// After `{n+` (a non-synchronizing literal, RFC 7888).
+    Plus(u64),
+    /// After `{n}`, expecting CR.
+    Brace(u64),
+    /// After `{n}` CR, expecting LF.
+    Cr(u64),
+    /// Inside a literal; this many raw octets remain.
+    Literal(u64),
+}
+
+/// An incremental check of what the server sends, run on the raw bytes before async-imap
+/// parses them (state is kept across reads, so a response may arrive in any number of
+/// pieces): parenthesis depth outside quoted strings and literals stays within
+/// [`MAX_NESTING`], and no literal is longer than [`MAX_LITERAL`]. Depth starts again at
+/// 0 on every line end outside a literal (a quoted string cannot span lines). Status
+/// lines (`* OK/NO/BAD/BYE/PREAUTH …`, `TAG OK/NO/BAD …`, `+ …`) carry free text and no
+/// literals, so a `{n}` at their end is not taken for one.
+///
+/// It also keeps the last `NO`/`BAD`/`BYE` line as sent (first [`Guard::KEEP`] octets),
+/// because async-imap's LOGIN and AUTHENTICATE hide that response and its 8-bit text.
+#[derive(Debug, Default)]
+struct Guard {
+    scan: Scan,
+    depth: u32,
+    /// The current line's first octets outside literals (at most [`Guard::KEEP`]).
+    line: Vec<u8>,
+    /// Spaces seen at the start of the line, up to 2 (tag, status word).
+    spaces: u8,
+    /// The current line is a status or continuation line (see above).
+    text_line: bool,
+    /// The last `NO`/`BAD`/`BYE` line, without its line end.
+    refusal: Option<Vec<u8>>,
+    /// The error once the limits were broken; every later read fails with it.
+    failed: Option<String>,
+}
+
+impl Guard {
+    const KEEP: usize = 512;
+
+    /// Checks `data`, the next octets from the server. Errors: the nesting or literal limit
+    /// broken (an `InvalidData` error whose text says which), now or earlier.
+    fn feed(&mut self, data: &[u8]) -> std::io::Result<()> {
+        if let Some(e) = &self.failed {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                Refused(e.clone()),
+            ));
+        }
+        let mut i = 0;
+        while i < data.len() {
+            if let Scan::Literal(n) = self.scan {
+                let take = n.min((data.len() - i) as u64);
+                i += take as usize;
+                self.scan = if take == n {
+                    Scan::Normal
+                } else {
+                    Scan::Literal(n - take)
+                };
+                continue;
+            }
+            let b = data[i];
+            i += 1;
+            if let Err(e) = self.byte(b) {
+                self.failed = Some(e.clone());
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    Refused(e),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// One octet outside a literal.
+    fn byte(&mut self, b: u8) -> Result<(), String> {
+        if self.line.len() < Self::KEEP && b != b'\r' && b != b'\n' {
+            self.line.push(b);
+        }
+        match self.scan {
+            Scan::Normal => self.normal(b)?,
+            Scan::Quoted => match b {
+                b'\\' => self.scan = Scan::Escape,
+                b'"' => self.scan = Scan::Normal,
+                b'\n' => self.end_line(),
+                _ => {}
+            },
+            Scan::Escape => {
+                self.scan = if b == b'\n' {
+                    self.end_line();
+                    Scan::Normal
+                } else {
+                    Scan::Quoted
+                }
+            }
+            Scan::Length(n) => match b {
+                b'0'..=b'9' => {
+                    self.scan =
+                        Scan::Length(n.saturating_mul(10).saturating_add(u64::from(b - b'0')))
+                }
+                b'+' => self.scan = Scan::Plus(n),
+                b'}' => self.scan = Scan::Brace(n),
+                _ => self.not_literal(b)?,
+            },
+            Scan::Plus(n) => match b {
+                b'}' => self.scan = Scan::Brace(n),
+                _ => self.not_literal(b)?,
+            },
+            Scan::Brace(n) => match b {
+                b'\r' => self.scan = Scan::Cr(n),
+                _ => self.not_literal(b)?,
+            },
+            Scan::Cr(n) => match b {
+                b'\n' => {
+                    if n > MAX_LITERAL {
+                        return Err(format!(
+                            "the server announced a literal of {n} octets, more than the {} MiB rmail accepts",
+                            MAX_LITERAL >> 20
+                        ));
+                    }
+                    self.scan = if n == 0 {
+                        Scan::Normal
+                    } else {
+                        Scan::Literal(n)
+                    };
+                }
+                _ => self.not_literal(b)?,
+            },
+            // Literal octets are skipped in `feed` and never come here.
+            Scan::Literal(_) => {}
+        }
+        Ok(())
+    }
+
+    /// `b` after something that looked like the start of a literal and was not one.
+    fn not_literal(&mut self, b: u8) -> Result<(), String> {
+        self.scan = Scan::Normal;
+        self.normal(b)
+    }
+
+    fn normal(&mut self, b: u8) -> Result<(), String> {
+        if self.spaces < 2 {
+            if b == b' ' {
+                self.spaces += 1;
+                if self.spaces == 2 {
+                    self.text_line = self.text_line || status_line(&self.line);
+                }
+            } else if self.spaces == 0 && self.line.len() == 1 && b == b'+' {
+                self.text_line = true;
+            }
+        }
+        match b {
+            b'"' => self.scan = Scan::Quoted,
+            b'{' if !self.text_line => self.scan = Scan::Length(0),
+            b'(' => {
+                self.depth += 1;
+                if self.depth > MAX_NESTING {
+                    return Err(format!(
+                        "the server's response is nested more than {MAX_NESTING} levels deep"
+                    ));
+                }
+            }
+            b')' => self.depth = self.depth.saturating_sub(1),
+            b'\n' => self.end_line(),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// A line end outside a literal: a new response (or the rest of one) begins.
+    fn end_line(&mut self) {
+        if status_line(&self.line)
+            && matches!(
+                self.line
+                    .split(|&c| c == b' ')
+                    .nth(1)
+                    .map(|w| w.to_ascii_uppercase())
+                    .as_deref(),
+                Some(b"NO" | b"BAD" | b"BYE")
+            )
+        {
+            self.refusal = Some(std::mem::take(&mut self.line));
+        }
+        self.line.clear();
+        self.depth = 0;
+        self.spaces = 0;
+        self.text_line = false;
+        self.scan = Scan::Normal;
+    }
+}
+
+/// A [`Guard`] limit broken: the payload of its `InvalidData` read error, so that it can be
+/// told from I/O errors (which mean the connection is gone and is worth a reconnect).
+#[derive(Debug)]
+struct Refused(String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// Whether `line` (at least its first two words) is a status response (RFC 3501 §7.1):
+/// `* OK|NO|BAD|BYE|PREAUTH` or `TAG OK|NO|BAD`.
+fn status_line(line: &[u8]) -> bool {
+    let mut w = line.split(|&c| c == b' ');
+    let (Some(first), Some(second)) = (w.next(), w.next()) else {
+        return false;
+    };
+    let s = second.to_ascii_uppercase();
+    match &s[..] {
+        b"OK" | b"NO" | b"BAD" => !first.is_empty(),
+        b"BYE" | b"PREAUTH" => first == b"*",
+        _ => false,
     }
 }
 
@@ -143,6 +420,7 @@ struct Link {
     /// when expunges by another client kept the count the same).
     grew: bool,
     timeout: Duration,
+    /// `host:port`, for errors.
     host: String,
 }
 
@@ -160,21 +438,79 @@ async fn within<F: std::future::Future>(
         })
 }
 
-/// An I/O error while reading responses: a parse failure is the server's fault, the rest
-/// means the connection is gone.
-fn read_fail(e: std::io::Error, host: &str) -> Fail {
+/// What the server sent, for an error: the first line of async-imap's parse error text
+/// (`… during parsing of "…"`, the unparsed input in Rust string notation), at most 80
+/// characters, in quotes; `None` for any other error.
+fn unparsed(e: &std::io::Error) -> Option<String> {
     let text = e.to_string();
-    if text.contains("during parsing") {
-        Fail::Remote(RemoteError::Protocol {
-            host: host.to_owned(),
-            detail: format!(
-                "unreadable response: {}",
-                text.chars().take(160).collect::<String>()
-            ),
-        })
-    } else {
-        Fail::Lost(text)
+    let (_, input) = text.split_once(" during parsing of ")?;
+    let input = input.strip_prefix('"').unwrap_or(input);
+    let first = input.split("\\r\\n").next().unwrap_or(input);
+    let first = first.split("\\n").next().unwrap_or(first);
+    let first = first.strip_suffix('"').unwrap_or(first);
+    Some(format!(
+        "\"{}\"",
+        first.chars().take(80).collect::<String>()
+    ))
+}
+
+/// The text of a [`Guard`] refusal inside a read error.
+fn guard_refusal(e: &std::io::Error) -> Option<String> {
+    e.get_ref()
+        .and_then(|i| i.downcast_ref::<Refused>())
+        .map(|r| r.0.clone())
+}
+
+/// An I/O error while reading responses: a parse failure or a broken [`Guard`] limit is
+/// the server's fault ([`RemoteError::Protocol`] naming `host_port`, not retried); the
+/// rest means the connection is gone.
+fn read_fail(e: std::io::Error, host_port: &str) -> Fail {
+    if let Some(why) = guard_refusal(&e) {
+        return Fail::Remote(RemoteError::Protocol {
+            host: host_port.to_owned(),
+            detail: why,
+        });
     }
+    match unparsed(&e) {
+        Some(said) => Fail::Remote(RemoteError::Protocol {
+            host: host_port.to_owned(),
+            detail: format!("unreadable response: {said}"),
+        }),
+        None => Fail::Lost(e.to_string()),
+    }
+}
+
+/// The text of a status response (RFC 3501 §7.1) as the user should read it: imap-proto's
+/// `information` when it is UTF-8; else the text decoded from the raw line, UTF-8 or
+/// GB18030 ([`crate::message::charset::decode_guess`]; QQ and NetEase answer in GBK).
+/// `has_code`: imap-proto parsed a `[CODE]`, which `information` does not include.
+fn outcome_text(raw: &[u8], information: Option<&str>, has_code: bool) -> String {
+    let info = information.unwrap_or("");
+    if !info.contains('\u{FFFD}') {
+        return info.to_owned();
+    }
+    raw_status_text(raw, has_code)
+}
+
+/// The text after the tag and status word of a raw status line, decoded as
+/// [`outcome_text`] says; a leading `[CODE] ` is dropped when `drop_code`.
+fn raw_status_text(raw: &[u8], drop_code: bool) -> String {
+    let line = raw.split(|&b| b == b'\n').next().unwrap_or(raw);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let mut rest = line;
+    for _ in 0..2 {
+        rest = match memchr::memchr(b' ', rest) {
+            Some(i) => &rest[i + 1..],
+            None => &rest[rest.len()..],
+        };
+    }
+    if drop_code && rest.first() == Some(&b'[') {
+        if let Some(i) = memchr::memchr(b']', rest) {
+            rest = &rest[i + 1..];
+            rest = rest.strip_prefix(b" ").unwrap_or(rest);
+        }
+    }
+    crate::message::charset::decode_guess(rest)
 }
 
 impl Link {
@@ -224,7 +560,11 @@ impl Link {
                     return Ok(Done {
                         ok: *status == Status::Ok,
                         trycreate: matches!(outcome.code, Some(ResponseCode::TryCreate)),
-                        text: outcome.information.as_deref().unwrap_or("").to_owned(),
+                        text: outcome_text(
+                            resp.borrow_owner(),
+                            outcome.information.as_deref(),
+                            outcome.code.is_some(),
+                        ),
                     })
                 }
                 Response::Data {
@@ -233,7 +573,11 @@ impl Link {
                 } => {
                     bye = Some(format!(
                         "the server said BYE: {}",
-                        outcome.information.as_deref().unwrap_or("")
+                        outcome_text(
+                            resp.borrow_owner(),
+                            outcome.information.as_deref(),
+                            outcome.code.is_some()
+                        )
                     ));
                 }
                 Response::MailboxData(MailboxDatum::Exists(n)) => {
@@ -303,19 +647,22 @@ impl Link {
     }
 
     /// `FETCH`/`UID FETCH` of [`SUMMARY_ITEMS`], converted as they arrive (no response is
-    /// kept); messages without a UID or envelope (unsolicited flag updates) are skipped.
+    /// kept). Skipped, so that index → UID stays one-to-one: messages without a UID or
+    /// envelope (unsolicited flag updates), UID 0 (not a UID, RFC 3501 §2.3.1.1), sequence
+    /// numbers above the EXISTS count at the end of the command, and a UID seen before
+    /// (the first reply wins). A server that sends those is broken; nothing is printed.
     async fn summaries(
         &mut self,
         line: &str,
         progress: Option<&mut Progress>,
     ) -> Result<Vec<RemoteMessage>, Fail> {
-        let mut out = Vec::new();
+        let mut out: Vec<(u32, RemoteMessage)> = Vec::new();
         let mut progress = progress;
         let d = self
             .cmd(line, |r| {
-                if let Response::Fetch(_, attrs) = r {
+                if let Response::Fetch(seq, attrs) = r {
                     if let Some(m) = summary_of(attrs) {
-                        out.push(m);
+                        out.push((*seq, m));
                         if let Some(p) = progress.as_deref_mut() {
                             p.set(out.len() as u64);
                         }
@@ -324,7 +671,13 @@ impl Link {
             })
             .await?;
         self.check(d, "FETCH")?;
-        Ok(out)
+        let exists = self.exists;
+        let mut seen = std::collections::HashSet::new();
+        Ok(out
+            .into_iter()
+            .filter(|(seq, m)| (1..=exists).contains(seq) && seen.insert(m.uid))
+            .map(|(_, m)| m)
+            .collect())
     }
 
     /// `APPEND` (RFC 3501 §6.3.11) with a synchronizing literal; returns the completion so
@@ -359,7 +712,11 @@ impl Link {
                     return Ok(Done {
                         ok: *status == Status::Ok,
                         trycreate: matches!(outcome.code, Some(ResponseCode::TryCreate)),
-                        text: outcome.information.as_deref().unwrap_or("").to_owned(),
+                        text: outcome_text(
+                            resp.borrow_owner(),
+                            outcome.information.as_deref(),
+                            outcome.code.is_some(),
+                        ),
                     })
                 }
                 Response::MailboxData(MailboxDatum::Exists(n)) => self.exists = *n,
@@ -567,7 +924,7 @@ pub fn asctime<Tz: chrono::TimeZone>(t: &chrono::DateTime<Tz>) -> String {
         .to_string()
 }
 
-/// The summary of one FETCH response; `None` without UID or ENVELOPE.
+/// The summary of one FETCH response; `None` without UID or ENVELOPE, or with UID 0.
 fn summary_of(attrs: &[AttributeValue<'_>]) -> Option<RemoteMessage> {
     let mut m = RemoteMessage::default();
     let mut uid = None;
@@ -583,7 +940,7 @@ fn summary_of(attrs: &[AttributeValue<'_>]) -> Option<RemoteMessage> {
             _ => {}
         }
     }
-    m.uid = uid?;
+    m.uid = uid.filter(|&u| u != 0)?;
     let env = env?;
     m.from = env.from.iter().flatten().find_map(render_address);
     m.subject = env.subject.as_deref().map(<[u8]>::to_vec);
@@ -717,7 +1074,7 @@ async fn preauth_done(
         let r = match r {
             Ok(Some(r)) => r,
             Ok(None) => return Err(lost(opts, "the server closed the connection")),
-            Err(e) => return Err(lost(opts, &e.to_string())),
+            Err(e) => return Err(preauth_fail(opts, e)),
         };
         match r.parsed() {
             Response::Capabilities(c) => *caps = Some(Caps::from_list(c)),
@@ -728,7 +1085,11 @@ async fn preauth_done(
             } if t.0 == tag => {
                 return Ok((
                     *status == Status::Ok,
-                    outcome.information.as_deref().unwrap_or("").to_owned(),
+                    outcome_text(
+                        r.borrow_owner(),
+                        outcome.information.as_deref(),
+                        outcome.code.is_some(),
+                    ),
                 ))
             }
             _ => {}
@@ -736,9 +1097,11 @@ async fn preauth_done(
     }
 }
 
+/// The connection was lost (and, in a session, could not be made again): a
+/// [`RemoteError::Protocol`] naming `host:port`.
 fn lost(opts: &ConnectOptions, why: &str) -> RemoteError {
     RemoteError::Protocol {
-        host: opts.url.host.clone(),
+        host: opts.url.host_port(),
         detail: format!("connection lost: {why}"),
     }
 }
@@ -776,7 +1139,12 @@ async fn greeting(client: &mut Client, opts: &ConnectOptions) -> Result<Option<C
                 "the server closed the connection before greeting",
             ))
         }
-        Err(e) => return Err(lost(opts, &e.to_string())),
+        Err(e) => {
+            return Err(match unparsed(&e) {
+                Some(said) => not_imap(opts, &said),
+                None => preauth_fail(opts, e),
+            })
+        }
     };
     match r.parsed() {
         Response::Data {
@@ -790,24 +1158,49 @@ async fn greeting(client: &mut Client, opts: &ConnectOptions) -> Result<Option<C
             status: Status::Bye,
             outcome,
         } => Err(RemoteError::Server {
-            host: opts.url.host.clone(),
+            host: opts.url.host_port(),
             command: "connect".into(),
-            text: outcome.information.as_deref().unwrap_or("").to_owned(),
+            text: outcome_text(
+                r.borrow_owner(),
+                outcome.information.as_deref(),
+                outcome.code.is_some(),
+            ),
         }),
         Response::Data {
             status: Status::PreAuth,
             ..
         } => Err(RemoteError::Protocol {
-            host: opts.url.host.clone(),
+            host: opts.url.host_port(),
             detail: "the server greets with PREAUTH, which rmail does not support".into(),
         }),
-        other => Err(RemoteError::Protocol {
-            host: opts.url.host.clone(),
-            detail: format!(
-                "unexpected greeting {:?}",
-                format!("{other:?}").chars().take(80).collect::<String>()
-            ),
-        }),
+        _ => {
+            let raw: &[u8] = r.borrow_owner();
+            let line = raw.split(|&b| b == b'\n').next().unwrap_or(raw);
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let text = crate::message::charset::decode_guess(line);
+            Err(not_imap(
+                opts,
+                &format!("{:?}", text.chars().take(80).collect::<String>()),
+            ))
+        }
+    }
+}
+
+/// A greeting that is not IMAP's (RFC 3501 §7.1: `* OK`, `* PREAUTH` or `* BYE`): `said`
+/// is what came instead, quoted.
+fn not_imap(opts: &ConnectOptions, said: &str) -> RemoteError {
+    RemoteError::Protocol {
+        host: opts.url.host_port(),
+        detail: format!("not an IMAP server (it said: {said})"),
+    }
+}
+
+/// A read error before login: a broken [`Guard`] limit or an unreadable response is a
+/// [`RemoteError::Protocol`] saying so, anything else a lost connection.
+fn preauth_fail(opts: &ConnectOptions, e: std::io::Error) -> RemoteError {
+    match read_fail(e, &opts.url.host_port()) {
+        Fail::Remote(r) => r,
+        Fail::Lost(why) => lost(opts, &why),
     }
 }
 
@@ -826,7 +1219,7 @@ async fn tls_wrap(opts: &ConnectOptions, tcp: TcpStream) -> Result<Conn, RemoteE
     )
     .await?
     {
-        Ok(s) => Ok(Conn::Tls(Box::new(s))),
+        Ok(s) => Ok(Conn::new(Io::Tls(Box::new(s)))),
         Err(e) => Err(tls_error(&opts.url, opts.timeout, &e.to_string())),
     }
 }
@@ -845,7 +1238,7 @@ async fn connect(opts: &ConnectOptions) -> Result<(Client, Caps), RemoteError> {
     let _ = tcp.set_nodelay(true);
     let mut client = match url.security {
         Security::Tls => Client::new(tls_wrap(opts, tcp).await?),
-        Security::Plain | Security::StartTls => Client::new(Conn::Plain(tcp)),
+        Security::Plain | Security::StartTls => Client::new(Conn::new(Io::Plain(tcp))),
     };
     let mut caps = greeting(&mut client, opts).await?;
     if caps.is_none() {
@@ -860,16 +1253,16 @@ async fn connect(opts: &ConnectOptions) -> Result<(Client, Caps), RemoteError> {
         let (ok, text) = preauth_cmd(&mut client, opts, "P2", "STARTTLS", &mut None).await?;
         if !ok {
             return Err(RemoteError::Server {
-                host: url.host.clone(),
+                host: url.host_port(),
                 command: "STARTTLS".into(),
                 text,
             });
         }
         // Anything the server sent after its OK is dropped with the old buffer (RFC 3501
         // §6.2.1: capabilities are asked again over TLS).
-        let tcp = match client.into_inner() {
-            Conn::Plain(t) => t,
-            Conn::Tls(_) => {
+        let tcp = match client.into_inner().io {
+            Io::Plain(t) => t,
+            Io::Tls(_) => {
                 return Err(lost(opts, "TLS was already on"));
             }
         };
@@ -884,13 +1277,31 @@ async fn connect(opts: &ConnectOptions) -> Result<(Client, Caps), RemoteError> {
 async fn login(opts: &ConnectOptions) -> Result<Link, RemoteError> {
     let (client, caps) = connect(opts).await?;
     let url = &opts.url;
-    let auth_err = |e: async_imap::error::Error| -> RemoteError {
+    // `refusal`: the last NO/BAD/BYE line the [`Guard`] saw, as sent.
+    let auth_err = |e: async_imap::error::Error, refusal: Option<&[u8]>| -> RemoteError {
+        let is = |word: &[u8]| {
+            refusal.is_some_and(|r| {
+                r.split(|&b| b == b' ')
+                    .nth(1)
+                    .is_some_and(|w| w.eq_ignore_ascii_case(word))
+            })
+        };
         match e {
             async_imap::error::Error::No(_) | async_imap::error::Error::Bad(_) => {
+                let text = match refusal {
+                    Some(raw)
+                        if !raw.starts_with(b"*")
+                            && (is(b"NO") || is(b"BAD"))
+                            && std::str::from_utf8(raw).is_err() =>
+                    {
+                        raw_status_text(raw, false)
+                    }
+                    _ => refusal_text(&e),
+                };
                 RemoteError::Auth {
                     user: opts.login.user().to_owned(),
                     host: url.host.clone(),
-                    text: refusal_text(&e),
+                    text,
                     hint: crate::send::smtp::auth_hint(&url.host),
                 }
             }
@@ -902,6 +1313,14 @@ async fn login(opts: &ConnectOptions) -> Result<Link, RemoteError> {
                 ),
                 hint: None,
             },
+            _ if is(b"BYE") => RemoteError::Protocol {
+                host: url.host_port(),
+                detail: format!(
+                    "the server said BYE during login: {}",
+                    raw_status_text(refusal.unwrap_or_default(), false)
+                ),
+            },
+            async_imap::error::Error::Io(e) => preauth_fail(opts, e),
             other => lost(opts, &other.to_string()),
         }
     };
@@ -919,7 +1338,7 @@ async fn login(opts: &ConnectOptions) -> Result<Link, RemoteError> {
             }
             within(opts.timeout, url, client.login(user, password))
                 .await?
-                .map_err(|(e, _)| auth_err(e))?
+                .map_err(|(e, c)| auth_err(e, c.get_ref().guard.refusal.as_deref()))?
         }
         Login::XOAuth2 { user, token } => {
             let a = XOAuth2 {
@@ -927,7 +1346,7 @@ async fn login(opts: &ConnectOptions) -> Result<Link, RemoteError> {
             };
             within(opts.timeout, url, client.authenticate("XOAUTH2", a))
                 .await?
-                .map_err(|(e, _)| auth_err(e))?
+                .map_err(|(e, c)| auth_err(e, c.get_ref().guard.refusal.as_deref()))?
         }
     };
     let mut link = Link {
@@ -936,7 +1355,7 @@ async fn login(opts: &ConnectOptions) -> Result<Link, RemoteError> {
         exists: 0,
         grew: false,
         timeout: opts.timeout,
-        host: url.host.clone(),
+        host: url.host_port(),
     };
     let r: Result<(), Fail> = async {
         link.capability().await?;
@@ -1075,7 +1494,7 @@ impl ImapFolder {
         match (self.uidvalidity, validity) {
             (Some(old), Some(new)) if old != new => {
                 return Err(RemoteError::Protocol {
-                    host: self.opts.url.host.clone(),
+                    host: self.opts.url.host_port(),
                     detail: format!(
                         "{} changed on the server (UIDVALIDITY {old} is now {new}): open the folder again",
                         self.opts.url.mailbox
@@ -1112,7 +1531,8 @@ impl RemoteFolder for ImapFolder {
         std::mem::take(&mut self.summary)
     }
 
-    /// `UID FETCH <uid> BODY.PEEK[]` (RFC 3501 §6.4.5, §6.4.8), CRLF → LF, cached.
+    /// `UID FETCH <uid> BODY.PEEK[]` (RFC 3501 §6.4.5, §6.4.8), CRLF → LF, cached; only a
+    /// reply carrying that UID counts, the first one if the server sends several.
     /// Errors: [`RemoteError::Gone`] (1-based) when the UID is no longer there.
     fn fetch(&mut self, i: usize) -> Result<Vec<u8>, RemoteError> {
         if let Some(b) = self.cache.get(&i) {
@@ -1136,7 +1556,7 @@ impl RemoteFolder for ImapFolder {
                                     ..
                                 }
                                 | AttributeValue::Rfc822(Some(d))
-                                    if mine =>
+                                    if mine && body.is_none() =>
                                 {
                                     body = Some(crlf_to_lf(d));
                                 }
@@ -1506,6 +1926,156 @@ mod tests {
         };
         assert_eq!(a.process(b""), "user=u\x01auth=Bearer t\x01\x01");
         assert_eq!(a.process(b"{\"status\":\"401\"}"), "");
+    }
+
+    /// Feeds `data` to a fresh guard in pieces of `size` octets; the first error's text.
+    fn guard_in_pieces(data: &[u8], size: usize) -> (Guard, Option<String>) {
+        let mut g = Guard::default();
+        for piece in data.chunks(size) {
+            if let Err(e) = g.feed(piece) {
+                assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
+                assert!(guard_refusal(&e).is_some(), "{e}");
+                return (g, Some(e.to_string()));
+            }
+        }
+        (g, None)
+    }
+
+    #[test]
+    fn guard_limits_nesting_across_reads() {
+        let nested = |d: usize| {
+            let mut v = b"* 1 FETCH (UID 1 BODYSTRUCTURE ".to_vec();
+            v.extend(std::iter::repeat_n(b'(', d));
+            v.extend_from_slice(b"\"text\" \"plain\" NIL NIL NIL \"7bit\" 1 1");
+            v.extend(std::iter::repeat_n(b')', d));
+            v.extend_from_slice(b")\r\n");
+            v
+        };
+        // FETCH ( is one level: MAX_NESTING - 1 more is fine, one more is not.
+        let ok = nested(MAX_NESTING as usize - 1);
+        let deep = nested(MAX_NESTING as usize);
+        for size in [1, 2, 7, 4096] {
+            assert_eq!(guard_in_pieces(&ok, size).1, None, "pieces of {size}");
+            let (g, e) = guard_in_pieces(&deep, size);
+            let e = e.expect("too deep");
+            assert!(e.contains("nested more than 64 levels deep"), "{e}");
+            // Every later read fails too.
+            let mut g = g;
+            assert!(g.feed(b"a1 OK done\r\n").is_err());
+        }
+        // Depth starts again on every line: many shallow responses in a row are fine.
+        let many: Vec<u8> = ok.iter().copied().cycle().take(ok.len() * 50).collect();
+        assert_eq!(guard_in_pieces(&many, 13).1, None);
+        // Parentheses inside quoted strings (with escapes) and literals do not count.
+        let mut v = b"* 1 FETCH (UID 1 BODY[] {300}\r\n".to_vec();
+        v.extend(std::iter::repeat_n(b'(', 300));
+        v.extend_from_slice(b" ENVELOPE (\"((((\\\"((((\" NIL))\r\n");
+        let q: Vec<u8> = std::iter::once(b'"')
+            .chain(std::iter::repeat_n(b'(', 100))
+            .chain(*b"\"\r\n")
+            .collect();
+        v.extend_from_slice(b"* 2 FETCH (X ");
+        v.extend_from_slice(&q);
+        for size in [1, 3, 5000] {
+            assert_eq!(guard_in_pieces(&v, size).1, None, "pieces of {size}");
+        }
+        // A literal does not hide what follows it: `{2}` skips two octets only.
+        let mut v = b"* 1 FETCH (BODY[] {2}\r\n((".to_vec();
+        v.extend(std::iter::repeat_n(b'(', 70));
+        assert!(guard_in_pieces(&v, 4).1.is_some());
+        // `{n}` in a status line's text is no literal.
+        let mut v = b"* OK see {500}\r\n* 1 FETCH ".to_vec();
+        v.extend(std::iter::repeat_n(b'(', 70));
+        assert!(guard_in_pieces(&v, 1).1.is_some());
+    }
+
+    #[test]
+    fn guard_limits_literals() {
+        let (_, e) = guard_in_pieces(b"* 1 FETCH (BODY[] {99999999999}\r\nabc", 5);
+        let e = e.expect("too long");
+        assert!(
+            e.contains("99999999999 octets") && e.contains("256 MiB"),
+            "{e}"
+        );
+        let at = format!("* 1 FETCH (BODY[] {{{MAX_LITERAL}}}\r\n");
+        assert_eq!(guard_in_pieces(at.as_bytes(), 3).1, None);
+        let over = format!("* 1 FETCH (BODY[] {{{}+}}\r\n", MAX_LITERAL + 1);
+        assert!(guard_in_pieces(over.as_bytes(), 3).1.is_some());
+        // Not literals: no CRLF right after the brace, or not a number.
+        assert_eq!(
+            guard_in_pieces(b"* 1 FETCH (X {999999999999} Y)\r\n", 2).1,
+            None
+        );
+        assert_eq!(guard_in_pieces(b"* 1 FETCH (X {abc}\r\n", 2).1, None);
+    }
+
+    #[test]
+    fn guard_keeps_the_last_refusal_line() {
+        let mut g = Guard::default();
+        g.feed(b"* OK ready\r\n* CAPABILITY IMAP4rev1\r\nA1 N")
+            .unwrap();
+        assert_eq!(g.refusal, None);
+        g.feed(b"O [AUTHENTICATIONFAILED] \xb5\xc7\xc2\xbc\r\n")
+            .unwrap();
+        let raw = g.refusal.clone().unwrap();
+        assert_eq!(raw_status_text(&raw, false), "[AUTHENTICATIONFAILED] 登录");
+        assert_eq!(raw_status_text(&raw, true), "登录");
+        g.feed(b"* BYE go away\r\n").unwrap();
+        assert_eq!(g.refusal.as_deref(), Some(&b"* BYE go away"[..]));
+    }
+
+    #[test]
+    fn server_texts_utf8_else_gb18030() {
+        let gbk = b"a1 NO \xb5\xc7\xc2\xbc\xca\xa7\xb0\xdc\r\n";
+        let lossy = String::from_utf8_lossy(&gbk[6..14]).into_owned();
+        assert_eq!(outcome_text(gbk, Some(&lossy), false), "登录失败");
+        assert_eq!(outcome_text(b"a1 NO fine\r\n", Some("fine"), false), "fine");
+        assert_eq!(
+            outcome_text("a1 NO [TRYCREATE] 已满\r\n".as_bytes(), Some("已满"), true),
+            "已满"
+        );
+        let code = b"a1 NO [TRYCREATE] \xd2\xd1\r\n";
+        assert_eq!(outcome_text(code, Some("\u{FFFD}"), true), "已");
+        assert_eq!(outcome_text(b"a1 NO\r\n", None, false), "");
+    }
+
+    #[test]
+    fn parse_errors_quote_what_the_server_said() {
+        let e = std::io::Error::other(
+            "Error(Error { input: [50], code: Tag }) during parsing of \"220 smtp ready\\r\\nmore\"",
+        );
+        assert_eq!(unparsed(&e).as_deref(), Some("\"220 smtp ready\""));
+        let Fail::Remote(RemoteError::Protocol { host, detail }) = read_fail(e, "h:143") else {
+            panic!("not a protocol error")
+        };
+        assert_eq!(
+            (host.as_str(), detail.as_str()),
+            ("h:143", "unreadable response: \"220 smtp ready\"")
+        );
+        assert!(matches!(
+            read_fail(std::io::Error::other("reset"), "h:143"),
+            Fail::Lost(_)
+        ));
+    }
+
+    #[test]
+    fn summary_skips_uid_zero() {
+        let env = || {
+            Box::new(Envelope {
+                date: None,
+                subject: None,
+                from: None,
+                sender: None,
+                reply_to: None,
+                to: None,
+                cc: None,
+                bcc: None,
+                in_reply_to: None,
+                message_id: None,
+            })
+        };
+        assert!(summary_of(&[AttributeValue::Uid(0), AttributeValue::Envelope(env())]).is_none());
+        assert!(summary_of(&[AttributeValue::Uid(1), AttributeValue::Envelope(env())]).is_some());
     }
 
     #[test]

@@ -261,7 +261,7 @@ pub enum RemoteError {
     /// The server refused a command (`NO`, `BAD`, `-ERR`).
     #[error("{host}: {command} refused: {text}")]
     Server {
-        /// Host.
+        /// `host:port` (IMAP) or the host (POP3).
         host: String,
         /// The command's verb (`SELECT`, `UID FETCH`, `RETR`, …), never its arguments.
         command: String,
@@ -278,11 +278,15 @@ pub enum RemoteError {
     /// again.
     #[error("{host}: {detail}")]
     Protocol {
-        /// Host.
+        /// `host:port` (IMAP) or the host (POP3).
         host: String,
         /// What happened.
         detail: String,
     },
+    /// A variable with a value that cannot be used (`imap-auth`, `pop3-auth`,
+    /// `imap-timeout`, `pop3-timeout`); the text names the variable and what it accepts.
+    #[error("{0}")]
+    Setting(String),
     /// A folder URL that cannot be used.
     #[error("{0}")]
     Url(#[from] url::UrlError),
@@ -295,7 +299,9 @@ pub type VarLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 ///
 /// - login name: the URL's user, else `$USER`, `$LOGNAME`, the password database's name;
 /// - `imap-auth`/`pop3-auth` = `xoauth2`, or `oauth2-token-command` set without them: an
-///   XOAUTH2 token from `oauth2-token-command` (first line of its output);
+///   XOAUTH2 token from `oauth2-token-command` (first line of its output); `login` or
+///   `plain`: a password (IMAP `LOGIN`; POP3 `AUTH PLAIN` or `USER`/`PASS`), whatever else
+///   is set; any other value is an error;
 /// - else the password from `password-command`, else `~/.netrc` (`machine HOST login
 ///   USER`), else a prompt without echo on the terminal (s-nail's sources);
 /// - `tls-ca-file`, `tls-verify=ignore` (as for sending), `imap-timeout`/`pop3-timeout`
@@ -304,7 +310,9 @@ pub type VarLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 ///   send ID;
 /// - progress when stderr is a terminal and `quiet` is unset.
 ///
-/// Errors: no password, a failing command, an unreadable CA file, a bad timeout.
+/// Errors: no password, a failing command, an unreadable CA file, an unknown
+/// `imap-auth`/`pop3-auth` or a bad timeout ([`RemoteError::Setting`], naming the
+/// variable).
 pub fn options_from(url: &FolderUrl, get: VarLookup<'_>) -> Result<ConnectOptions, RemoteError> {
     options_with_login(url, get, None)
 }
@@ -332,7 +340,13 @@ pub fn options_with_login(
     let xoauth2 = match auth.as_deref() {
         Some("xoauth2") => true,
         None | Some("") => token_cmd.is_some(),
-        Some(_) => false,
+        Some("login" | "plain") => false,
+        Some(other) => {
+            return Err(RemoteError::Setting(format!(
+                "{proto_key}={other} is not known (use login or plain for a password, \
+                 xoauth2 for an OAuth2 token)"
+            )))
+        }
     };
     let login = if let Some(l) = known {
         l
@@ -388,9 +402,10 @@ pub fn options_with_login(
         Some(t) => match t.trim().parse::<u64>() {
             Ok(n) if n > 0 => n,
             _ => {
-                return Err(RemoteError::Unsupported(
-                    "the timeout variable is not a positive number of seconds",
-                ))
+                return Err(RemoteError::Setting(format!(
+                    "{timeout_key}={} is not a positive number of seconds",
+                    t.trim()
+                )))
             }
         },
     };
@@ -693,6 +708,49 @@ mod tests {
             options_from(&url, &get),
             Err(RemoteError::SecretCommand(_))
         ));
+    }
+
+    #[test]
+    fn unknown_auth_and_bad_timeout_name_the_variable() {
+        let url = FolderUrl::parse("imaps://me@imap.example.org/").unwrap();
+        let get = |k: &str| (k == "imap-auth").then(|| "bogus".to_owned());
+        let Err(e) = options_from(&url, &get) else {
+            panic!("imap-auth=bogus accepted")
+        };
+        let e = e.to_string();
+        assert!(
+            e.contains("imap-auth=bogus") && e.contains("login") && e.contains("xoauth2"),
+            "{e}"
+        );
+        let pop = FolderUrl::parse("pop3s://me@pop.example.org/").unwrap();
+        let get = |k: &str| (k == "pop3-auth").then(|| "cram-md5".to_owned());
+        let e = options_from(&pop, &get).err().unwrap().to_string();
+        assert!(e.contains("pop3-auth=cram-md5"), "{e}");
+        for ok in ["login", "PLAIN", " plain "] {
+            let get = |k: &str| match k {
+                "imap-auth" | "pop3-auth" => Some(ok.to_owned()),
+                "password-command" => Some("echo pw".to_owned()),
+                _ => None,
+            };
+            for u in [&url, &pop] {
+                let o = options_from(u, &get).unwrap();
+                assert!(matches!(o.login, Login::Password { .. }), "{ok}");
+            }
+        }
+        let get = |k: &str| match k {
+            "imap-timeout" => Some("abc".to_owned()),
+            "password-command" => Some("echo pw".to_owned()),
+            _ => None,
+        };
+        let e = options_from(&url, &get).err().unwrap().to_string();
+        assert_eq!(e, "imap-timeout=abc is not a positive number of seconds");
+        let get = |k: &str| match k {
+            "pop3-timeout" => Some("0".to_owned()),
+            "password-command" => Some("echo pw".to_owned()),
+            _ => None,
+        };
+        let e = options_from(&pop, &get).err().unwrap().to_string();
+        assert_eq!(e, "pop3-timeout=0 is not a positive number of seconds");
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! smtplib and checked with imaplib; and scripted Python IMAP servers for what a real server
 //! will not do on request: a NetEase-like server that refuses SELECT until ID, one without
 //! STARTTLS, one that drops the connection after the summary (reconnect), one that changes
-//! UIDVALIDITY meanwhile, and a TLS server whose certificate names another host.
+//! UIDVALIDITY meanwhile, a TLS server whose certificate names another host, and hostile
+//! ones: a BODYSTRUCTURE nested 3000 levels deep, a 100 GB literal, GBK refusals, an SMTP
+//! greeting, an unparsable FETCH, and bogus or repeated UIDs.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -353,6 +355,10 @@ def serve(c, n):
     f = c.makefile("rb")
     def send(b):
         c.sendall(b + b"\r\n")
+    if mode == "smtp":
+        send(b"220 smtp.example.org ESMTP ready")
+        f.readline()
+        return
     send(b"* OK fake ready")
     id_sent = False
     while True:
@@ -378,7 +384,14 @@ def serve(c, n):
                 f.readline()
                 send(tag + b" NO [AUTHENTICATIONFAILED] Invalid credentials (Failure)")
         elif verb == b"LOGIN":
-            send(tag + b" OK LOGIN completed")
+            if mode == "gbk":
+                send(tag + b" NO [AUTHENTICATIONFAILED] " + "登录失败，请使用授权码".encode("gbk"))
+            elif mode == "bye_login":
+                send(b"* BYE " + "服务器繁忙".encode("gbk"))
+                c.close()
+                return
+            else:
+                send(tag + b" OK LOGIN completed")
         elif verb == b"ID":
             id_sent = True
             send(b'* ID ("name" "fake")')
@@ -387,11 +400,31 @@ def serve(c, n):
             if mode == "netease" and not id_sent:
                 send(tag + b" NO SELECT Unsafe Login. Please contact kefu@188.com for help")
                 continue
+            if mode == "gbk_select":
+                send(tag + b" NO " + "邮箱不存在".encode("gbk"))
+                continue
             v = 8 if (mode == "uidvalidity" and n > 1) else 7
-            send(b"* 2 EXISTS")
+            send(b"* 3 EXISTS" if mode == "dup" else b"* 2 EXISTS")
             send(b"* 0 RECENT")
             send(b"* OK [UIDVALIDITY %d] UIDs valid" % v)
             send(tag + b" OK [READ-WRITE] done")
+        elif verb == b"FETCH" and mode == "deep":
+            bs = b"(" * 3000 + b'"text" "plain" NIL NIL NIL "7bit" 1 1' + b' "mixed")' * 3000
+            send(b"* 1 FETCH (UID 10 BODYSTRUCTURE " + bs + b")")
+            send(tag + b" OK done")
+        elif verb == b"FETCH" and mode == "huge":
+            c.sendall(b"* 1 FETCH (UID 10 BODY[HEADER] {99999999999}\r\nabc")
+            f.readline()
+            return
+        elif verb == b"FETCH" and mode == "bad_fetch":
+            send(b"* 1 FETCH (UID abc FLAGS (( RFC822.SIZE -5 )")
+            send(tag + b" OK done")
+        elif verb == b"FETCH" and mode == "dup":
+            # UID 0, a repeated UID and a sequence number above EXISTS (3) are dropped:
+            # the folder keeps 1 -> UID 10 and 3 -> UID 11.
+            for i, uid in ((1, 10), (2, 0), (2, 10), (3, 11), (4, 12)):
+                send(b"* %d FETCH (UID %d FLAGS () INTERNALDATE \"01-Dec-2026 10:00:00 +0000\" RFC822.SIZE %d ENVELOPE %s)" % (i, uid, len(BODY), ENV % (uid, uid)))
+            send(tag + b" OK done")
         elif verb == b"FETCH":
             for i, uid in ((1, 10), (2, 11)):
                 send(b"* %d FETCH (UID %d FLAGS () INTERNALDATE \"01-Dec-2026 10:00:00 +0000\" RFC822.SIZE %d ENVELOPE %s)" % (i, uid, len(BODY), ENV % (i, i)))
@@ -402,6 +435,13 @@ def serve(c, n):
                 c.close()
                 return
             uid = int(parts[3])
+            if mode == "dup":
+                # Another message's reply first, then this one's twice: the first wins.
+                for u, what in ((10 if uid != 10 else 12, b"other"), (uid, b"first"), (uid, b"second")):
+                    b = b"Subject: %s %d\r\n\r\nbody\r\n" % (what, u)
+                    send(b"* 1 FETCH (UID %d BODY[] {%d}\r\n%s)" % (u, len(b), b))
+                send(tag + b" OK done")
+                continue
             if uid in (10, 11):
                 send(b"* %d FETCH (UID %d BODY[] {%d}\r\n%s)" % (uid - 9, uid, len(BODY), BODY))
             send(tag + b" OK done")
@@ -647,6 +687,128 @@ fn certificate_for_another_host_names_its_names() {
             if names.contains("mail.example.net") && host == "localhost"),
         "{e:?}"
     );
+}
+
+/// The error of opening `mode`'s fake server (with a password login).
+fn open_error(mode: &str) -> (RemoteError, u16) {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::start(dir.path(), mode, None);
+    let url = format!("imap://me@127.0.0.1:{}/", fake.port);
+    match ImapFolder::open(&opts(&url, "me", "pw", None)) {
+        Ok(_) => panic!("{mode}: opened: {}", fake.log()),
+        Err(e) => (e, fake.port),
+    }
+}
+
+#[test]
+fn deeply_nested_bodystructure_is_a_clear_error() {
+    if !peers() {
+        return;
+    }
+    // 3000 levels overflowed imap-proto's recursive parser (the process aborted).
+    let (e, port) = open_error("deep");
+    assert!(
+        matches!(&e, RemoteError::Protocol { host, detail }
+            if *host == format!("127.0.0.1:{port}") && detail.contains("nested more than 64 levels")),
+        "{e:?}"
+    );
+    // The reader: exit 1 with the message, no abort.
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::start(dir.path(), "deep", None);
+    let out = crate::util::rmail(dir.path())
+        .arg("-f")
+        .arg(format!("imap://me@127.0.0.1:{}/", fake.port))
+        .args(["-S", "password-command=echo pw"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "127.0.0.1:{}: the server's response is nested",
+            fake.port
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn huge_literal_is_refused_before_buffering() {
+    if !peers() {
+        return;
+    }
+    let (e, _) = open_error("huge");
+    assert!(
+        matches!(&e, RemoteError::Protocol { detail, .. }
+            if detail.contains("99999999999 octets") && detail.contains("256 MiB")),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn gbk_refusals_are_decoded() {
+    if !peers() {
+        return;
+    }
+    let (e, _) = open_error("gbk");
+    assert!(
+        matches!(&e, RemoteError::Auth { text, .. }
+            if text == "[AUTHENTICATIONFAILED] 登录失败，请使用授权码"),
+        "{e:?}"
+    );
+    let (e, port) = open_error("gbk_select");
+    assert_eq!(
+        e.to_string(),
+        format!("127.0.0.1:{port}: SELECT refused: 邮箱不存在")
+    );
+    let (e, port) = open_error("bye_login");
+    assert_eq!(
+        e.to_string(),
+        format!("127.0.0.1:{port}: the server said BYE during login: 服务器繁忙")
+    );
+}
+
+#[test]
+fn not_imap_and_unreadable_replies_are_readable_errors() {
+    if !peers() {
+        return;
+    }
+    let (e, port) = open_error("smtp");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "127.0.0.1:{port}: not an IMAP server (it said: \"220 smtp.example.org ESMTP ready\")"
+        )
+    );
+    let (e, port) = open_error("bad_fetch");
+    let shown = e.to_string();
+    assert!(
+        shown.starts_with(&format!(
+            "127.0.0.1:{port}: unreadable response: \"* 1 FETCH (UID abc"
+        )),
+        "{shown}"
+    );
+    assert!(!shown.contains("Error {"), "{shown}");
+}
+
+#[test]
+fn bogus_uids_keep_index_to_uid_one_to_one() {
+    if !peers() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::start(dir.path(), "dup", None);
+    let url = format!("imap://me@127.0.0.1:{}/", fake.port);
+    let mut f = ImapFolder::open(&opts(&url, "me", "pw", None)).unwrap();
+    let sum = f.take_summary();
+    let uids: Vec<u32> = sum.iter().map(|m| m.uid).collect();
+    assert_eq!(uids, [10, 11], "{sum:?}");
+    assert_eq!(sum[1].subject.as_deref(), Some(&b"hello 11"[..]));
+    assert_eq!(f.fetch(1).unwrap(), b"Subject: first 11\n\nbody\n");
+    assert_eq!(f.fetch(0).unwrap(), b"Subject: first 10\n\nbody\n");
+    assert!(matches!(f.fetch(2), Err(RemoteError::Gone(3))));
+    f.close();
 }
 
 /// User + system CPU time of this process, seconds.
