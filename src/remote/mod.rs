@@ -35,8 +35,8 @@ pub const DEFAULT_TIMEOUT_SECS: u64 = 60;
 /// How to log in.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Login {
-    /// A password (or a provider's authorization code / app password): IMAP `LOGIN` or
-    /// `AUTHENTICATE PLAIN`, POP3 `AUTH PLAIN` or `USER`/`PASS`.
+    /// A password (or a provider's authorization code / app password): IMAP `LOGIN`
+    /// (RFC 3501 §6.2.3), POP3 `AUTH PLAIN` or `USER`/`PASS`.
     Password {
         /// Login name.
         user: String,

@@ -660,22 +660,12 @@ fn certificate_for_another_host_names_its_names() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = (dir.path().join("other.pem"), dir.path().join("other.key"));
-    let st = Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-        ])
-        .args(["-subj", "/CN=mail.example.net"])
-        .args(["-addext", "subjectAltName=DNS:mail.example.net"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(st.success());
+    let (cert, key) = crate::serve::make_cert_for(
+        dir.path(),
+        "other",
+        "mail.example.net",
+        "DNS:mail.example.net",
+    );
     let fake = Fake::start(dir.path(), "plain", Some((&cert, &key)));
     let url = format!("imaps://me@localhost:{}/", fake.port);
     let ca = std::fs::read(&cert).unwrap();
