@@ -590,6 +590,20 @@ impl Link {
         }
     }
 
+    /// Removes the messages of the UID set `set`: `UID STORE +FLAGS.SILENT (\Deleted)`, then
+    /// `UID EXPUNGE` (RFC 4315 §2.1) when UIDPLUS is offered, else `EXPUNGE` (which also
+    /// removes other messages already marked `\Deleted`, as s-nail does).
+    async fn expunge_uids(&mut self, set: &str) -> Result<(), Fail> {
+        let line = format!("UID STORE {set} +FLAGS.SILENT (\\Deleted)");
+        self.simple(&line, "UID STORE").await?;
+        if self.caps.has("UIDPLUS") {
+            self.simple(&format!("UID EXPUNGE {set}"), "UID EXPUNGE")
+                .await
+        } else {
+            self.simple("EXPUNGE", "EXPUNGE").await
+        }
+    }
+
     /// Runs `line` and turns a `NO`/`BAD` into [`RemoteError::Server`] naming `verb`.
     async fn simple(&mut self, line: &str, verb: &str) -> Result<(), Fail> {
         let d = self.cmd(line, |_| {}).await?;
@@ -1622,14 +1636,7 @@ impl RemoteFolder for ImapFolder {
                 l.simple(&line, "UID STORE").await?;
             }
             if !deleted.is_empty() {
-                let line = format!("UID STORE {deleted} +FLAGS.SILENT (\\Deleted)");
-                l.simple(&line, "UID STORE").await?;
-                if l.caps.has("UIDPLUS") {
-                    l.simple(&format!("UID EXPUNGE {deleted}"), "UID EXPUNGE")
-                        .await?;
-                } else {
-                    l.simple("EXPUNGE", "EXPUNGE").await?;
-                }
+                l.expunge_uids(&deleted).await?;
             }
             Ok(())
         });
@@ -1672,14 +1679,7 @@ impl RemoteFolder for ImapFolder {
             }
             l.check(d, verb)?;
             if remove && !moving {
-                let line = format!("UID STORE {set} +FLAGS.SILENT (\\Deleted)");
-                l.simple(&line, "UID STORE").await?;
-                if l.caps.has("UIDPLUS") {
-                    l.simple(&format!("UID EXPUNGE {set}"), "UID EXPUNGE")
-                        .await?;
-                } else {
-                    l.simple("EXPUNGE", "EXPUNGE").await?;
-                }
+                l.expunge_uids(&set).await?;
             }
             Ok(())
         })
