@@ -1763,6 +1763,22 @@ mod tests {
     use super::*;
     use std::borrow::Cow;
 
+    /// An ENVELOPE with every field NIL.
+    fn empty_envelope() -> Envelope<'static> {
+        Envelope {
+            date: None,
+            subject: None,
+            from: None,
+            sender: None,
+            reply_to: None,
+            to: None,
+            cc: None,
+            bcc: None,
+            in_reply_to: None,
+            message_id: None,
+        }
+    }
+
     fn addr<'a>(name: Option<&'a [u8]>, local: &'a [u8], host: &'a [u8]) -> Address<'a> {
         Address {
             name: name.map(Cow::Borrowed),
@@ -1872,18 +1888,7 @@ mod tests {
         // No envelope: an unsolicited flag update, skipped.
         assert!(summary_of(&[AttributeValue::Uid(1)]).is_none());
         // No address at all: MAILER-DAEMON.
-        let env = Envelope {
-            date: None,
-            subject: None,
-            from: None,
-            sender: None,
-            reply_to: None,
-            to: None,
-            cc: None,
-            bcc: None,
-            in_reply_to: None,
-            message_id: None,
-        };
+        let env = empty_envelope();
         let m = summary_of(&[
             AttributeValue::Uid(2),
             AttributeValue::Envelope(Box::new(env)),
@@ -2060,20 +2065,7 @@ mod tests {
 
     #[test]
     fn summary_skips_uid_zero() {
-        let env = || {
-            Box::new(Envelope {
-                date: None,
-                subject: None,
-                from: None,
-                sender: None,
-                reply_to: None,
-                to: None,
-                cc: None,
-                bcc: None,
-                in_reply_to: None,
-                message_id: None,
-            })
-        };
+        let env = || Box::new(empty_envelope());
         assert!(summary_of(&[AttributeValue::Uid(0), AttributeValue::Envelope(env())]).is_none());
         assert!(summary_of(&[AttributeValue::Uid(1), AttributeValue::Envelope(env())]).is_some());
     }
