@@ -19,23 +19,12 @@ use rmail::remote::{
 };
 use rmail::send::client::TlsOptions;
 
-use crate::serve::{make_cert, peers, python, Serve};
+use crate::serve::{peers, python, Serve};
 
 /// A server with IMAP (STARTTLS offered) and IMAPS listeners; returns it and the
 /// certificate (PEM) to trust.
 fn start(dir: &Path) -> (Serve, Vec<u8>) {
-    let (cert, key) = make_cert(dir);
-    let (c, k) = (cert.display().to_string(), key.display().to_string());
-    let s = Serve::start(
-        dir,
-        "",
-        &[
-            ("smtpd_tls_cert_file", &c),
-            ("smtpd_tls_key_file", &k),
-            ("imap_listen", "127.0.0.1:0"),
-            ("imaps_listen", "127.0.0.1:0"),
-        ],
-    );
+    let (s, cert) = Serve::start_with_tls(dir, &["imap_listen", "imaps_listen"]);
     (s, std::fs::read(&cert).unwrap())
 }
 

@@ -10,23 +10,12 @@ use rmail::remote::pop3_folder::Pop3Folder;
 use rmail::remote::{ConnectOptions, FolderUrl, Login, QuitPlan, RemoteError, RemoteFolder};
 use rmail::send::client::TlsOptions;
 
-use crate::serve::{from_lines, make_cert, peers, python, Serve};
+use crate::serve::{from_lines, peers, python, Serve};
 use crate::util::rmail;
 
 /// A server with POP3 (STLS offered) and POP3S listeners; returns it and the certificate.
 fn start(dir: &Path) -> (Serve, PathBuf) {
-    let (cert, key) = make_cert(dir);
-    let (c, k) = (cert.display().to_string(), key.display().to_string());
-    let s = Serve::start(
-        dir,
-        "",
-        &[
-            ("smtpd_tls_cert_file", &c),
-            ("smtpd_tls_key_file", &k),
-            ("pop3_listen", "127.0.0.1:0"),
-            ("pop3s_listen", "127.0.0.1:0"),
-        ],
-    );
+    let (s, cert) = Serve::start_with_tls(dir, &["pop3_listen", "pop3s_listen"]);
     (s, cert)
 }
 

@@ -12,19 +12,9 @@ use crate::util::{nonempty_lines, rmail, run_script};
 /// A server for alice with IMAP, IMAPS, POP3 and POP3S on `127.0.0.1:0`, holding the three
 /// messages of [`SEND`]; returns it with the certificate path.
 fn start(dir: &Path) -> (Serve, PathBuf) {
-    let (cert, key) = make_cert(dir);
-    let (c, k) = (cert.display().to_string(), key.display().to_string());
-    let s = Serve::start(
+    let (s, cert) = Serve::start_with_tls(
         dir,
-        "",
-        &[
-            ("smtpd_tls_cert_file", &c),
-            ("smtpd_tls_key_file", &k),
-            ("pop3_listen", "127.0.0.1:0"),
-            ("pop3s_listen", "127.0.0.1:0"),
-            ("imap_listen", "127.0.0.1:0"),
-            ("imaps_listen", "127.0.0.1:0"),
-        ],
+        &["pop3_listen", "pop3s_listen", "imap_listen", "imaps_listen"],
     );
     let (ok, out) = python(SEND, &[s.port("smtp").to_string()]);
     assert!(ok, "{out}\n{}", s.log());

@@ -113,6 +113,20 @@ pub fn make_cert_for(dir: &Path, stem: &str, cn: &str, san: &str) -> (PathBuf, P
 }
 
 impl Serve {
+    /// [`Serve::start`] with a certificate for localhost ([`make_cert`]) and the given
+    /// listeners (`imap_listen`, `pop3s_listen`, …) on `127.0.0.1:0`; returns the server
+    /// and the certificate's path.
+    pub fn start_with_tls(dir: &Path, listeners: &[&str]) -> (Serve, PathBuf) {
+        let (cert, key) = make_cert(dir);
+        let (c, k) = (cert.display().to_string(), key.display().to_string());
+        let mut extra = vec![
+            ("smtpd_tls_cert_file", c.as_str()),
+            ("smtpd_tls_key_file", k.as_str()),
+        ];
+        extra.extend(listeners.iter().map(|l| (*l, "127.0.0.1:0")));
+        (Serve::start(dir, "", &extra), cert)
+    }
+
     /// Prepares `dir` (spool, users bob and alice with passwords, aliases) and starts a
     /// server with the base settings plus `extra` (key, value) pairs; `prefix` is written
     /// before them verbatim (e.g. the seed's block).
