@@ -186,6 +186,17 @@ fn termination_during_indexing_leaves_no_lock() {
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
+        // The test may itself run under nohup (SIGHUP ignored, inherited through exec):
+        // give the reader the default actions it would have on a terminal.
+        // SAFETY: signal() is async-signal-safe.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            c.pre_exec(|| {
+                libc::signal(libc::SIGHUP, libc::SIG_DFL);
+                libc::signal(libc::SIGTERM, libc::SIG_DFL);
+                Ok(())
+            });
+        }
         let mut child = c.spawn().unwrap();
         std::thread::sleep(std::time::Duration::from_millis(delay));
         let _ = std::process::Command::new("kill")
