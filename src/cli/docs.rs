@@ -183,15 +183,18 @@ Message lists: \fIn\fR, \fIn\-m\fR, \fB*\fR, \fB.\fR, \fB^\fR, \fB$\fR, \fB+\fR,
 \fB/\fIstring\fR (subject contains \fIstring\fR, case-insensitive), and an \fIaddress\fR
 (messages from it); several in one list.
 .SH "REMOTE FOLDERS"
-Wherever a folder name is accepted (\fB\-f\fR, \fBfile\fR, \fBsave\fR, \fBcopy\fR, the
-\fBinbox\fR and \fBfolder\fR variables) a URL names a mailbox on a server:
+Wherever a folder name is accepted (\fB\-f\fR, \fBfile\fR, \fBsave\fR, \fBcopy\fR,
+\fBmove\fR, \fBrecord\fR, the \fBinbox\fR and \fBfolder\fR variables) a URL names a mailbox
+on a server:
 \fBimaps://\fR[\fIuser\fR\fB@\fR]\fIhost\fR[\fB:\fIport\fR][\fB/\fImailbox\fR] (TLS, port 993),
 \fBimap://\fR...\fB?starttls\fR (port 143, STARTTLS required), \fBpop3s://\fR (995) and
 \fBpop3://\fR...\fB?starttls\fR (110); \fB@\fR in a user name is written \fB%40\fR. Without
 \fB?starttls\fR, \fBimap://\fR and \fBpop3://\fR log in in cleartext, with a warning unless
 the host is loopback. The password comes from \fBpassword\-command\fR, else ~/.netrc, else a
-prompt on the terminal; \fBimap\-auth=xoauth2\fR (or \fBoauth2\-token\-command\fR alone)
-logs in with an OAuth2 token. \fBtls\-ca\-file\fR adds a trusted CA; \fBimap\-timeout\fR and
+prompt on the terminal, once per user and host in a session; \fBimap\-auth=xoauth2\fR or
+\fBpop3\-auth=xoauth2\fR (or \fBoauth2\-token\-command\fR alone) logs in with an OAuth2
+token (\fBlogin\fR or \fBplain\fR: a password). \fBtls\-ca\-file\fR adds trusted CAs (every
+certificate in the file); \fBimap\-timeout\fR and
 \fBpop3\-timeout\fR are in seconds (default 60). IMAP ID (RFC 2971) is sent after login when
 the server lists it; \fBimap\-id\fR sends it even when not listed, as the 163/126 presets do
 by themselves (NetEase refuses SELECT without it).
@@ -200,8 +203,11 @@ An IMAP folder is read with one FETCH of the summary; bodies are fetched when fi
 and cached. \fBquit\fR sets \fB\eSeen\fR on messages read, expunges deleted ones and
 leaves the rest on the server (nothing moves to \fBMBOX\fR); \fBexit\fR changes nothing.
 \fBsave\fR, \fBcopy\fR and \fBmove\fR (a copy, then deleted at \fBquit\fR) to a mailbox of
-the same account copy on the server; to another server they append. \fBfolders\fR lists the server's mailboxes. A POP3 maildrop is read
-with TOP and RETR; \fBquit\fR deletes what was deleted. \fBrmail account add\fR writes
+the same account copy on the server; to another server they append. \fBfolders\fR lists
+the server's mailboxes; \fBnewmail\fR asks the server for new mail. A lost connection is
+made again once. On a terminal, long listings show a counter. A POP3 maildrop is read with
+TOP and RETR; \fBquit\fR deletes what was deleted, nothing else is written. \fBrmail
+fetch\fR copies new POP3 mail into a local mailbox (see \fBrmail\-fetch\fR(1)). \fBrmail account add\fR writes
 \fBinbox\fR, \fBfolder\fR and \fBfetch\-url\fR for the provider, so \fBrmail \-A\fR
 \fIname\fR opens the IMAP INBOX and \fB+Sent\fR names its Sent folder.
 .SH "HEADER SUMMARY"
