@@ -374,12 +374,17 @@ impl Session {
             Cmd::Help => print_help(),
             Cmd::List => println!("{}", command_names().join(" ")),
             Cmd::Version => println!("rmail version {}", env!("CARGO_PKG_VERSION")),
-            Cmd::Quit => {
-                self.stop = Some(match self.quit_folder() {
-                    Ok(()) => EXIT_OK,
-                    Err(()) => EXIT_FAIL,
-                });
-            }
+            Cmd::Quit => match self.quit_folder() {
+                Ok(()) => self.stop = Some(EXIT_OK),
+                Err(()) if self.folder.is_some() => {
+                    // A remote folder kept open after a failed commit.
+                    eprintln!(
+                        "rmail: the folder stays open: \"quit\" tries again, \"exit\" leaves the server as it is"
+                    );
+                    self.last_failed = true;
+                }
+                Err(()) => self.stop = Some(EXIT_FAIL),
+            },
             Cmd::Exit => {
                 self.folder = None;
                 self.stop = Some(EXIT_OK);

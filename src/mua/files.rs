@@ -227,11 +227,11 @@ impl Session {
         match f.src.check_new() {
             Ok(0) => println!("No new mail."),
             Ok(k) => {
-                for _ in 0..k {
-                    f.msgs.push(super::session::MsgState {
-                        new: true,
-                        ..Default::default()
-                    });
+                // As at open, from what the folder says (another IMAP client may have read
+                // them already: they must not lose \Seen at quit).
+                for i in f.msgs.len()..f.src.len() {
+                    f.msgs
+                        .push(super::session::MsgState::at_open(f.src.status(i)));
                 }
                 println!("New mail has arrived: {}.", plural(k, "new message"));
             }

@@ -80,6 +80,17 @@ pub struct MsgState {
 }
 
 impl MsgState {
+    /// The state of a message as found in the folder (at open or by `newmail`): new unless
+    /// `O`, read when `R` (IMAP `\Seen`).
+    pub fn at_open(st: Status) -> MsgState {
+        MsgState {
+            new: !st.old,
+            read_before: st.read,
+            read: st.read,
+            ..MsgState::default()
+        }
+    }
+
     /// The header summary's status letter (`D M P * R O N U`).
     pub fn letter(&self) -> char {
         if self.deleted {
@@ -244,15 +255,7 @@ impl Session {
             Source::Remote(_) => false,
         };
         let msgs: Vec<MsgState> = (0..src.len())
-            .map(|i| {
-                let st = src.status(i);
-                MsgState {
-                    new: !st.old,
-                    read_before: st.read,
-                    read: st.read,
-                    ..MsgState::default()
-                }
-            })
+            .map(|i| MsgState::at_open(src.status(i)))
             .collect();
         let n = msgs.len();
         if self.vars.is_set("verbose") {
@@ -655,7 +658,8 @@ impl Session {
         }
     }
 
-    /// `quit` semantics for the open folder (see the module docs). Errors are printed.
+    /// `quit` semantics for the open folder (see the module docs). Errors are printed; a
+    /// remote folder whose changes could not be applied stays open.
     pub fn quit_folder(&mut self) -> Result<(), ()> {
         let Some(mut f) = self.folder.take() else {
             return Ok(());
@@ -664,12 +668,20 @@ impl Session {
         if f.read_only {
             return Ok(());
         }
+        if let Source::Remote(r) = &f.src {
+            // No local file is written: signals stay deliverable (a hung server must not
+            // make quit uninterruptible). On failure the folder stays open, with its marks,
+            // so that `quit` can be tried again (the connection is made anew) or `exit` used.
+            let res = quit_remote(r, &f.msgs);
+            if res.is_err() {
+                r.keep_open();
+                self.folder = Some(f);
+            }
+            return res;
+        }
         // Moving mail to MBOX and rewriting the mailbox are one step for the user: a SIGHUP
         // or SIGTERM between them would leave messages in both (each write is safe alone).
         let _hold_signals = crate::store::critical::Critical::enter();
-        if let Source::Remote(r) = &f.src {
-            return quit_remote(r, &f.msgs);
-        }
         if f.edit {
             return self.quit_edit(&mut f);
         }

@@ -76,6 +76,12 @@ impl RemoteSource {
         self.conn.borrow_mut().commit(plan)
     }
 
+    /// After a failed [`RemoteSource::commit`]: the folder stays in use (the next operation
+    /// connects again) and is logged out when dropped.
+    pub fn keep_open(&self) {
+        self.done.set(false);
+    }
+
     /// Asks the server for new messages; returns how many were added to the summary.
     pub fn check_new(&mut self) -> Result<usize, RemoteError> {
         let new = self.conn.get_mut().check_new()?;

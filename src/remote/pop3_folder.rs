@@ -353,31 +353,51 @@ impl RemoteFolder for Pop3Folder {
     }
 
     /// `DELE` for `plan.deleted`, then `QUIT` (seen/unseen have no POP3 equivalent). A
-    /// refused DELE ends the session without QUIT, so nothing is removed.
+    /// refused DELE ends the session without QUIT, so nothing is removed. A connection lost
+    /// meanwhile (servers log out idle sessions after 10 minutes, RFC 1939 §3) is made again
+    /// once: the messages are found again by UIDL and the DELEs sent anew (one that a QUIT
+    /// already removed is no longer listed and is skipped). Refused for a folder opened
+    /// read-only.
     fn commit(&mut self, plan: &QuitPlan) -> Result<(), RemoteError> {
         if plan.deleted.is_empty() {
             self.close();
             return Ok(());
         }
-        if self.client.is_none() {
-            self.reconnect()?;
+        if self.opts.read_only {
+            self.close();
+            return Err(RemoteError::Unsupported(
+                "the maildrop was opened read-only; nothing was deleted",
+            ));
         }
-        let mut numbers: Vec<u64> = plan
-            .deleted
-            .iter()
-            .filter_map(|&i| self.entries.get(i).and_then(|e| e.number))
-            .collect();
-        numbers.sort_unstable();
-        numbers.dedup();
-        let Some(mut c) = self.client.take() else {
-            return Ok(());
-        };
-        for n in numbers {
-            c.dele(n)
-                .map_err(|e| map_error(&self.opts, Stage::Session, e))?;
+        for attempt in 0..2 {
+            if self.client.is_none() {
+                self.reconnect()?;
+            }
+            let mut numbers: Vec<u64> = plan
+                .deleted
+                .iter()
+                .filter_map(|&i| self.entries.get(i).and_then(|e| e.number))
+                .collect();
+            numbers.sort_unstable();
+            numbers.dedup();
+            let Some(mut c) = self.client.take() else {
+                return Ok(());
+            };
+            let mut res = Ok(());
+            for &n in &numbers {
+                res = c.dele(n);
+                if res.is_err() {
+                    break;
+                }
+            }
+            // Dropping the client without QUIT after a failed DELE applies nothing.
+            let res = res.and_then(|()| c.quit().map(drop));
+            match res {
+                Ok(()) => return Ok(()),
+                Err(e) if attempt == 0 && is_lost(&e) => continue,
+                Err(e) => return Err(map_error(&self.opts, Stage::Session, e)),
+            }
         }
-        c.quit()
-            .map_err(|e| map_error(&self.opts, Stage::Session, e))?;
         Ok(())
     }
 
@@ -510,6 +530,41 @@ pub(crate) mod tests {
         })
         .unwrap();
         assert_eq!(h.join().unwrap().len(), 16);
+    }
+
+    #[test]
+    fn commit_reconnects_when_the_server_logged_the_idle_session_out() {
+        let mut first = login_script();
+        first.extend([
+            ("UIDL", "+OK\r\n1 u1\r\n2 u2\r\n.\r\n"),
+            ("LIST", "+OK\r\n1 10\r\n2 20\r\n.\r\n"),
+            ("CAPA", "+OK\r\nTOP\r\n.\r\n"),
+            ("TOP 1 0", "+OK\r\nSubject: one\r\n\r\n.\r\n"),
+            ("TOP 2 0", "+OK\r\nSubject: two\r\n\r\n.\r\n"),
+            // The autologout timer fired while the user was reading.
+            ("DELE 2", "CLOSE"),
+        ]);
+        let mut second = login_script();
+        second.extend([
+            ("UIDL", "+OK\r\n1 u1\r\n2 u2\r\n.\r\n"),
+            ("DELE 2", "+OK\r\n"),
+            ("QUIT", "+OK\r\n"),
+        ]);
+        let (port, h) = scripted(vec![first, second]);
+        let mut f = Pop3Folder::open(&plain_options(port)).unwrap();
+        assert_eq!(f.take_summary().len(), 2);
+        f.commit(&QuitPlan {
+            deleted: vec![1],
+            ..QuitPlan::default()
+        })
+        .unwrap();
+        let seen = h.join().unwrap();
+        assert_eq!(
+            seen.iter().filter(|l| *l == "DELE 2").count(),
+            2,
+            "{seen:?}"
+        );
+        assert_eq!(seen.last().map(String::as_str), Some("QUIT"), "{seen:?}");
     }
 
     #[test]

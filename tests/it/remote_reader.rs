@@ -384,3 +384,45 @@ fn certificate_for_another_host_over_starttls_names_its_names() {
         );
     }
 }
+
+/// Python: APPEND a message already `\Seen` to alice's INBOX (another client at work).
+const APPEND_SEEN: &str = r#"
+import imaplib, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+m = imaplib.IMAP4_SSL("127.0.0.1", int(sys.argv[1]), ssl_context=ctx)
+m.login("alice", "alicepass")
+typ, _ = m.append("INBOX", "(\\Seen)", None, b"Message-ID: <seen@test>\r\nSubject: read elsewhere\r\n\r\nx\r\n")
+assert typ == "OK"
+m.logout()
+"#;
+
+#[test]
+fn newmail_keeps_what_the_server_says_and_quit_changes_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, cert) = start(dir.path());
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let script = dir.path().join("append.py");
+    std::fs::write(&script, APPEND_SEEN).unwrap();
+    let url = format!("imaps://alice@127.0.0.1:{}/INBOX", s.port("imaps"));
+    let cmds = format!(
+        "!python3 {} {} {}\ninc\nh\nq\n",
+        script.display(),
+        s.port("imaps"),
+        cert.display()
+    );
+    let (code, out, err) = reader(&home, &cert, &["-N", "-f", &url], &cmds);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("New mail has arrived: 1 new message"), "{out}");
+    let line = out
+        .lines()
+        .find(|l| l.contains("read elsewhere"))
+        .unwrap_or_default();
+    assert!(
+        line.trim_start().starts_with('O') || line.contains(" O "),
+        "{out}"
+    );
+    let after = state(&s, &cert, &["INBOX"]);
+    assert!(after.contains("INBOX: <seen@test> \\Seen"), "{after}");
+    assert!(!after.contains("<r1@test> \\Seen"), "{after}");
+}
