@@ -11,8 +11,10 @@
 //!   cached for the session.
 //! - Messages are named by index; the folder keeps index → UID, so when the connection is
 //!   lost (I/O error, EOF, `* BYE`) a command reconnects once, checks that UIDVALIDITY did
-//!   not change (RFC 3501 §2.3.1.1) and is sent again. Commands are idempotent except
-//!   `APPEND`, which may then store a message twice if the first copy arrived.
+//!   not change (RFC 3501 §2.3.1.1) and is sent again. `COPY` and `APPEND` are not
+//!   idempotent: a `NOOP` first finds a dead connection before anything is stored, and once
+//!   they were sent a lost connection is reported (the copy may have been made), never
+//!   retried. After a timeout the connection is dropped, never reused.
 //! - `quit`: `UID STORE … +FLAGS.SILENT`, then `UID EXPUNGE` (RFC 4315) of the deleted
 //!   UIDs when the server has UIDPLUS; without it plain `EXPUNGE`, which also removes
 //!   messages another client marked `\Deleted` (as s-nail does).
@@ -753,13 +755,35 @@ impl Link {
 
     /// APPEND, creating the mailbox on `[TRYCREATE]` (RFC 3501 §7.1) and trying once more.
     async fn append(&mut self, mailbox: &str, flags: &str, data: &[u8]) -> Result<(), Fail> {
-        let d = self.append_once(mailbox, flags, data).await?;
+        self.simple("NOOP", "NOOP").await?;
+        let d = self
+            .append_once(mailbox, flags, data)
+            .await
+            .map_err(|e| self.sent(e, "APPEND"))?;
         if !d.ok && d.trycreate {
             self.create(mailbox).await?;
-            let d = self.append_once(mailbox, flags, data).await?;
+            let d = self
+                .append_once(mailbox, flags, data)
+                .await
+                .map_err(|e| self.sent(e, "APPEND"))?;
             return self.check(d, "APPEND");
         }
         self.check(d, "APPEND")
+    }
+
+    /// A lost connection after `verb` (COPY, APPEND) was sent, as an error that is not
+    /// retried: the server may have carried it out.
+    fn sent(&self, e: Fail, verb: &str) -> Fail {
+        match e {
+            Fail::Lost(why) => Fail::Remote(RemoteError::Protocol {
+                host: self.host.clone(),
+                detail: format!(
+                    "connection lost after {verb} was sent ({why}); it may have been carried \
+                     out: look in the target mailbox before trying again"
+                ),
+            }),
+            other => other,
+        }
     }
 
     /// `CREATE` (RFC 3501 §6.3.3) after a `[TRYCREATE]`. A refusal is not an error here:
@@ -1435,7 +1459,14 @@ macro_rules! with_link {
             };
             match r {
                 Ok(v) => break Ok(v),
-                Err(Fail::Remote(e)) => break Err(e),
+                Err(Fail::Remote(e)) => {
+                    // After a timeout the connection is in an unknown state (a line or an
+                    // APPEND literal half written, a response half read): never reuse it.
+                    if matches!(e, RemoteError::Timeout { .. }) {
+                        $self.link = None;
+                    }
+                    break Err(e);
+                }
                 Err(Fail::Lost(_)) if attempt == 0 => {
                     // The connection is gone (I/O error, EOF, BYE): reconnect and retry once.
                     $self.link = None;
@@ -1672,10 +1703,12 @@ impl RemoteFolder for ImapFolder {
             } else {
                 ("UID COPY", format!("UID COPY {set} {target}"))
             };
-            let mut d = l.cmd(&line, |_| {}).await?;
+            // A dead connection shows here, before anything is copied (then retried).
+            l.simple("NOOP", "NOOP").await?;
+            let mut d = l.cmd(&line, |_| {}).await.map_err(|e| l.sent(e, verb))?;
             if !d.ok && d.trycreate {
                 l.create(&mailbox).await?;
-                d = l.cmd(&line, |_| {}).await?;
+                d = l.cmd(&line, |_| {}).await.map_err(|e| l.sent(e, verb))?;
             }
             l.check(d, verb)?;
             if remove && !moving {
