@@ -59,18 +59,62 @@ enum Io {
     Tls(Box<async_native_tls::TlsStream<TcpStream>>),
 }
 
-/// The stream async-imap reads: [`Io`] with a [`Guard`] on everything read.
+/// The stream async-imap reads: [`Io`] with a [`Guard`] on everything read, and an
+/// inactivity timeout: a read or write that makes no progress for `idle` fails with
+/// `TimedOut`. (A bound on a whole response would cut off a large message on a slow link.)
 #[derive(Debug)]
 struct Conn {
     io: Io,
     guard: Guard,
+    idle: Duration,
+    /// Running while a read waits; cleared on progress and by [`Conn::reset_timers`].
+    read_timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The same for writes.
+    write_timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl Conn {
-    fn new(io: Io) -> Conn {
+    fn new(io: Io, idle: Duration) -> Conn {
         Conn {
             io,
             guard: Guard::default(),
+            idle,
+            read_timer: None,
+            write_timer: None,
+        }
+    }
+
+    /// Forgets timers left from an earlier command (the stream is idle between commands,
+    /// e.g. while the user reads): call before each command.
+    fn reset_timers(&mut self) {
+        self.read_timer = None;
+        self.write_timer = None;
+    }
+}
+
+/// `r` as seen through an inactivity timer: `Pending` arms `timer` (for `idle`) and fails
+/// with `TimedOut` once it expires; anything else disarms it.
+fn with_idle_timer<T>(
+    r: Poll<std::io::Result<T>>,
+    timer: &mut Option<Pin<Box<tokio::time::Sleep>>>,
+    idle: Duration,
+    cx: &mut Context<'_>,
+) -> Poll<std::io::Result<T>> {
+    match r {
+        Poll::Pending => {
+            let t = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+            if std::future::Future::poll(t.as_mut(), cx).is_ready() {
+                *timer = None;
+                return Poll::Ready(Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "no data within the timeout",
+                )));
+            }
+            Poll::Pending
+        }
+        done => {
+            *timer = None;
+            done
         }
     }
 }
@@ -89,6 +133,7 @@ impl AsyncRead for Conn {
             Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         };
+        let r = with_idle_timer(r, &mut this.read_timer, this.idle, cx);
         if let Poll::Ready(Ok(())) = r {
             if let Err(e) = this.guard.feed(&buf.filled()[before..]) {
                 buf.set_filled(before);
@@ -105,10 +150,12 @@ impl AsyncWrite for Conn {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        match &mut self.get_mut().io {
+        let this = self.get_mut();
+        let r = match &mut this.io {
             Io::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
+        };
+        with_idle_timer(r, &mut this.write_timer, this.idle, cx)
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         match &mut self.get_mut().io {
@@ -526,12 +573,22 @@ impl Link {
     /// Sends `line` and reads up to its tagged completion, giving every untagged response to
     /// `each` and keeping [`Link::exists`] current. `* BYE` or EOF is [`Fail::Lost`].
     async fn cmd(&mut self, line: &str, mut each: impl FnMut(&Response<'_>)) -> Result<Done, Fail> {
+        self.session.get_mut().reset_timers();
         let tag = match tokio::time::timeout(self.timeout, self.session.run_command(line)).await {
             Err(_) => return Err(self.timeout_err().into()),
             Ok(Err(e)) => return Err(Fail::Lost(e.to_string())),
             Ok(Ok(t)) => t,
         };
         self.read_done(&tag.0, &mut each).await
+    }
+
+    /// A failed read or write on the session's stream: the inactivity timeout
+    /// ([`Conn`]) as [`RemoteError::Timeout`], the rest as [`read_fail`] says.
+    fn read_fail(&self, e: std::io::Error) -> Fail {
+        if e.kind() == std::io::ErrorKind::TimedOut {
+            return self.timeout_err().into();
+        }
+        read_fail(e, &self.host)
     }
 
     /// Reads responses up to the completion tagged `tag`.
@@ -542,16 +599,16 @@ impl Link {
     ) -> Result<Done, Fail> {
         let mut bye: Option<String> = None;
         loop {
-            let resp = match tokio::time::timeout(self.timeout, self.session.read_response()).await
-            {
-                Err(_) => return Err(self.timeout_err().into()),
-                Ok(Err(e)) => return Err(read_fail(e, &self.host)),
-                Ok(Ok(None)) => {
+            // Each read is bounded by the stream's inactivity timeout ([`Conn`]), not the
+            // whole response: a large body over a slow link must get through.
+            let resp = match self.session.read_response().await {
+                Err(e) => return Err(self.read_fail(e)),
+                Ok(None) => {
                     return Err(Fail::Lost(
                         bye.unwrap_or_else(|| "the server closed the connection".into()),
                     ))
                 }
-                Ok(Ok(Some(r))) => r,
+                Ok(Some(r)) => r,
             };
             match resp.parsed() {
                 Response::Done {
@@ -709,14 +766,13 @@ impl Link {
             Ok(Err(e)) => return Err(Fail::Lost(e.to_string())),
             Ok(Ok(t)) => t,
         };
+        self.session.get_mut().reset_timers();
         // The server answers `+` to go on, or completes the command at once (NO/BAD).
         loop {
-            let resp = match tokio::time::timeout(self.timeout, self.session.read_response()).await
-            {
-                Err(_) => return Err(self.timeout_err().into()),
-                Ok(Err(e)) => return Err(read_fail(e, &self.host)),
-                Ok(Ok(None)) => return Err(Fail::Lost("the server closed the connection".into())),
-                Ok(Ok(Some(r))) => r,
+            let resp = match self.session.read_response().await {
+                Err(e) => return Err(self.read_fail(e)),
+                Ok(None) => return Err(Fail::Lost("the server closed the connection".into())),
+                Ok(Some(r)) => r,
             };
             match resp.parsed() {
                 Response::Continue(_) => break,
@@ -739,16 +795,15 @@ impl Link {
                 _ => {}
             }
         }
+        // The literal: bounded by the stream's inactivity timeout, not as a whole.
         let write = async {
             let s = self.session.get_mut();
             s.write_all(data).await?;
             s.write_all(b"\r\n").await?;
             s.flush().await
         };
-        match tokio::time::timeout(self.timeout, write).await {
-            Err(_) => return Err(self.timeout_err().into()),
-            Ok(Err(e)) => return Err(Fail::Lost(e.to_string())),
-            Ok(Ok(())) => {}
+        if let Err(e) = write.await {
+            return Err(self.read_fail(e));
         }
         self.read_done(&tag.0, &mut |_| {}).await
     }
@@ -1257,7 +1312,7 @@ async fn tls_wrap(opts: &ConnectOptions, tcp: TcpStream) -> Result<Conn, RemoteE
     )
     .await?
     {
-        Ok(s) => Ok(Conn::new(Io::Tls(Box::new(s)))),
+        Ok(s) => Ok(Conn::new(Io::Tls(Box::new(s)), opts.timeout)),
         Err(e) => Err(tls_error(&opts.url, opts.timeout, &e.to_string())),
     }
 }
@@ -1276,7 +1331,9 @@ async fn connect(opts: &ConnectOptions) -> Result<(Client, Caps), RemoteError> {
     let _ = tcp.set_nodelay(true);
     let mut client = match url.security {
         Security::Tls => Client::new(tls_wrap(opts, tcp).await?),
-        Security::Plain | Security::StartTls => Client::new(Conn::new(Io::Plain(tcp))),
+        Security::Plain | Security::StartTls => {
+            Client::new(Conn::new(Io::Plain(tcp), opts.timeout))
+        }
     };
     let mut caps = greeting(&mut client, opts).await?;
     if caps.is_none() {

@@ -80,7 +80,8 @@ pub struct ConnectOptions {
     /// Trusted CAs besides the system roots (`tls-ca-file`), or verification off
     /// (`tls-verify=ignore`).
     pub tls: TlsOptions,
-    /// Connect timeout, and the timeout of each read and write.
+    /// Connect timeout, and the longest silence allowed in any read or write (a slow but
+    /// steady transfer, e.g. a large body, is never cut off).
     pub timeout: Duration,
     /// Send IMAP `ID` (RFC 2971) after login even when CAPABILITY does not list it (the
     /// preset's `imap_id` quirk, or the `imap-id` variable): NetEase refuses `SELECT`

@@ -320,7 +320,7 @@ fn wrong_password_is_an_auth_error_without_the_secret() {
 
 /// A scripted IMAP server (see the module doc); `MODE` picks its behaviour.
 const FAKE: &str = r#"
-import base64, socket, ssl, sys, threading
+import base64, socket, ssl, sys, threading, time
 mode, log = sys.argv[1], sys.argv[2]
 tls = None
 if len(sys.argv) > 4:
@@ -431,6 +431,20 @@ def serve(c, n):
                     send(b"* 1 FETCH (UID %d BODY[] {%d}\r\n%s)" % (u, len(b), b))
                 send(tag + b" OK done")
                 continue
+            if mode in ("slow", "stall") and uid == 10:
+                # A body trickling in: 8 pieces 0.4 s apart (slow: 3.2 s in all, no gap
+                # near the timeout), or stopping for good half-way (stall).
+                big = BODY + b"x" * 78 + b"\r\n"
+                c.sendall(b"* 1 FETCH (UID 10 BODY[] {%d}\r\n" % len(big))
+                step = len(big) // 8 + 1
+                for k in range(0, len(big), step):
+                    if mode == "stall" and k >= len(big) // 2:
+                        time.sleep(30)
+                    c.sendall(big[k:k + step])
+                    time.sleep(0.4)
+                send(b")")
+                send(tag + b" OK done")
+                continue
             if uid in (10, 11):
                 send(b"* %d FETCH (UID %d BODY[] {%d}\r\n%s)" % (uid - 9, uid, len(BODY), BODY))
             send(tag + b" OK done")
@@ -502,6 +516,42 @@ impl Drop for Fake {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// The timeout bounds silence, not a whole response: a body trickling in over 3 s passes
+/// a 2 s timeout; a server that stops half-way is a timeout naming host and port.
+#[test]
+fn timeout_is_for_silence_not_for_a_slow_body() {
+    if !peers() {
+        return;
+    }
+    for (mode, ok) in [("slow", true), ("stall", false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = Fake::start(dir.path(), mode, None);
+        let url = format!("imap://me@127.0.0.1:{}/", fake.port);
+        let mut o = opts(&url, "me", "pw", None);
+        o.timeout = Duration::from_secs(2);
+        let mut f = ImapFolder::open(&o).unwrap();
+        assert_eq!(f.take_summary().len(), 2);
+        let t = std::time::Instant::now();
+        let r = f.fetch(0);
+        if ok {
+            let body = r.unwrap_or_else(|e| panic!("{mode}: {e}"));
+            assert!(
+                body.ends_with(b"xxx\n"),
+                "{}",
+                String::from_utf8_lossy(&body)
+            );
+            assert!(t.elapsed() > Duration::from_secs(2), "{:?}", t.elapsed());
+        } else {
+            let e = r.expect_err("a stalled body");
+            assert!(
+                matches!(&e, RemoteError::Timeout { secs: 2, host_port } if host_port.starts_with("127.0.0.1:")),
+                "{e:?}"
+            );
+            assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+        }
     }
 }
 
