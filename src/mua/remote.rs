@@ -28,7 +28,10 @@ impl Session {
         );
         let known = self.remote_logins.get(&key).cloned();
         let o = remote::options_with_login(url, &|k| self.vars.get(k).map(str::to_owned), known)?;
-        self.remote_logins.insert(key, o.login.clone());
+        // Passwords are asked once; OAuth2 tokens expire, so their command runs each time.
+        if matches!(o.login, remote::Login::Password { .. }) {
+            self.remote_logins.insert(key, o.login.clone());
+        }
         Ok(o)
     }
 

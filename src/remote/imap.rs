@@ -1501,6 +1501,8 @@ pub struct ImapFolder {
     cache: HashMap<usize, Vec<u8>>,
     /// The EXISTS count the summary (and `check_new`) accounted for.
     known_exists: u32,
+    /// A link was made before (the next one is a reconnect).
+    linked: bool,
 }
 
 /// Runs `$body` (an expression using `$l: &mut Link`) on the folder's runtime; a lost
@@ -1555,6 +1557,7 @@ impl ImapFolder {
             summary: Vec::new(),
             cache: HashMap::new(),
             known_exists: 0,
+            linked: false,
         };
         f.ensure_link(false)?;
         let label = format!("{}: headers", opts.url.host);
@@ -1584,6 +1587,10 @@ impl ImapFolder {
             return Ok(());
         }
         self.link = None;
+        if self.linked {
+            // A reconnect: an OAuth2 token may have expired since.
+            self.opts = self.opts.refreshed()?;
+        }
         let opts = &self.opts;
         let (link, validity) = self.rt.block_on(async {
             let mut link = login(opts).await?;
@@ -1603,9 +1610,12 @@ impl ImapFolder {
                     ),
                 });
             }
-            (None, v) => self.uidvalidity = v,
+            // The first SELECT's value is the one kept (a server that sent none then has
+            // none to compare with).
+            (None, v) if !self.linked => self.uidvalidity = v,
             _ => {}
         }
+        self.linked = true;
         self.link = Some(link);
         Ok(())
     }

@@ -91,6 +91,26 @@ pub struct ConnectOptions {
     pub progress: bool,
     /// Open without changing anything: IMAP `EXAMINE` instead of `SELECT`.
     pub read_only: bool,
+    /// The `oauth2-token-command` an XOAUTH2 token came from: run again for each later
+    /// connection (a reconnect), since access tokens expire after about an hour.
+    pub token_command: Option<String>,
+}
+
+impl ConnectOptions {
+    /// The options for connecting again: with XOAUTH2 and a [`ConnectOptions::token_command`],
+    /// a fresh token from it; otherwise the same. Errors: the command fails.
+    pub fn refreshed(&self) -> Result<ConnectOptions, RemoteError> {
+        match (&self.login, &self.token_command) {
+            (Login::XOAuth2 { user, .. }, Some(cmd)) => Ok(ConnectOptions {
+                login: Login::XOAuth2 {
+                    user: user.clone(),
+                    token: secret_command(cmd, "oauth2-token-command")?,
+                },
+                ..self.clone()
+            }),
+            _ => Ok(self.clone()),
+        }
+    }
 }
 
 /// IMAP system flags of a message (RFC 3501 §2.3.2); POP3 has none (all false).
@@ -349,6 +369,7 @@ pub fn options_with_login(
             )))
         }
     };
+    let mut token_command = None;
     let login = if let Some(l) = known {
         l
     } else if xoauth2 {
@@ -357,9 +378,11 @@ pub fn options_with_login(
                 "{proto_key}=xoauth2 needs oauth2-token-command (a command printing an access token)"
             ))
         })?;
+        let token = secret_command(&cmd, "oauth2-token-command")?;
+        token_command = Some(cmd);
         Login::XOAuth2 {
             user: user.clone(),
-            token: secret_command(&cmd, "oauth2-token-command")?,
+            token,
         }
     } else {
         let password = match get("password-command").filter(|c| !c.trim().is_empty()) {
@@ -419,6 +442,7 @@ pub fn options_with_login(
         imap_id,
         progress: std::io::stderr().is_terminal() && get("quiet").is_none(),
         read_only: false,
+        token_command,
     })
 }
 
@@ -703,6 +727,21 @@ mod tests {
             }
         );
         assert!(!o.imap_id);
+
+        assert_eq!(o.token_command.as_deref(), Some("printf 'tok\\nignored'"));
+        let fresh = ConnectOptions {
+            token_command: Some("echo tok2".into()),
+            ..o.clone()
+        }
+        .refreshed()
+        .unwrap();
+        assert_eq!(
+            fresh.login,
+            Login::XOAuth2 {
+                user: "me".into(),
+                token: "tok2".into()
+            }
+        );
 
         let get = |k: &str| (k == "imap-auth").then(|| "xoauth2".to_owned());
         assert!(matches!(

@@ -281,6 +281,8 @@ impl Pop3Folder {
                     .into(),
             });
         }
+        // An OAuth2 token may have expired since the first login.
+        self.opts = self.opts.refreshed()?;
         let mut c = connect_login(&self.opts)?;
         let now: HashMap<String, u64> = c
             .uidl()
@@ -485,6 +487,7 @@ pub(crate) mod tests {
             imap_id: false,
             progress: false,
             read_only: false,
+            token_command: None,
         }
     }
 
@@ -655,6 +658,7 @@ pub(crate) mod tests {
             imap_id: false,
             progress: false,
             read_only: false,
+            token_command: None,
         };
         let refused = || {
             Pop3Error::Server(super::super::pop3::ServerError {

@@ -43,6 +43,7 @@ fn opts(url: &str, user: &str, password: &str, ca: Option<&[u8]>) -> ConnectOpti
         imap_id: false,
         progress: false,
         read_only: false,
+        token_command: None,
     }
 }
 

@@ -79,6 +79,7 @@ fn options(url: &str, password: &str, cert: &Path) -> ConnectOptions {
         imap_id: false,
         progress: false,
         read_only: false,
+        token_command: None,
     }
 }
 
