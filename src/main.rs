@@ -276,6 +276,13 @@ fn fetch(account: &str, keep: bool, mailbox: Option<&std::path::Path>, verbose: 
             None => s.env.system_mailbox.clone(),
         },
     };
+    if mailbox.to_str().is_some_and(remote::url::is_folder_url) {
+        eprintln!(
+            "rmail fetch: {}: mail is fetched into a local mailbox, not a remote folder",
+            mailbox.display()
+        );
+        return EXIT_USAGE;
+    }
     let name = fetch::state_name((!is_url).then_some(account), &url);
     let req = fetch::FetchRequest {
         account: (!is_url).then(|| account.to_owned()),

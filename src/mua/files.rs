@@ -249,7 +249,7 @@ impl Session {
             return;
         };
         let path = self.expand_path(name);
-        let edit = path != self.env.system_mailbox;
+        let edit = path != self.inbox();
         if self.quit_folder().is_err() {
             return;
         }

@@ -11,6 +11,15 @@ use super::session::Session;
 use super::source::{RemoteSource, Source};
 use crate::remote::{self, ConnectOptions, FolderUrl, Protocol, RemoteError, RemoteFlags};
 
+/// The key of [`Session::remote_logins`]: `user@host`, the host in lower case.
+fn login_key(url: &FolderUrl) -> String {
+    format!(
+        "{}@{}",
+        url.user.as_deref().unwrap_or(""),
+        url.host.to_ascii_lowercase()
+    )
+}
+
 /// `path` as a folder URL when it is one (a `PathBuf` made from the URL string).
 pub fn url_of(path: &Path) -> Option<Result<FolderUrl, RemoteError>> {
     let s = path.to_str()?;
@@ -21,11 +30,7 @@ impl Session {
     /// Connection options for `url` from the variables, reusing the credentials already
     /// obtained for the same user and host in this session.
     pub fn remote_options(&mut self, url: &FolderUrl) -> Result<ConnectOptions, RemoteError> {
-        let key = format!(
-            "{}@{}",
-            url.user.as_deref().unwrap_or(""),
-            url.host.to_ascii_lowercase()
-        );
+        let key = login_key(url);
         let known = self.remote_logins.get(&key).cloned();
         let o = remote::options_with_login(url, &|k| self.vars.get(k).map(str::to_owned), known)?;
         // Passwords are asked once; OAuth2 tokens expire, so their command runs each time.
@@ -59,11 +64,7 @@ impl Session {
     }
 
     fn forget_login(&mut self, url: &FolderUrl) {
-        let key = format!(
-            "{}@{}",
-            url.user.as_deref().unwrap_or(""),
-            url.host.to_ascii_lowercase()
-        );
+        let key = login_key(url);
         self.remote_logins.remove(&key);
     }
 

@@ -880,13 +880,7 @@ impl Session {
                 .get("folder")
                 .filter(|v| remote::url::is_folder_url(v))
             {
-                let base = match base.split_once('?') {
-                    Some((b, q)) => {
-                        return PathBuf::from(format!("{}/{rest}?{q}", b.trim_end_matches('/')))
-                    }
-                    None => base,
-                };
-                return PathBuf::from(format!("{}/{rest}", base.trim_end_matches('/')));
+                return PathBuf::from(remote_child(base, rest));
             }
             return self.folder_dir().join(rest);
         }
@@ -976,6 +970,27 @@ fn quit_remote(r: &RemoteSource, msgs: &[MsgState]) -> Result<(), ()> {
             Err(())
         }
     }
+}
+
+/// The URL of mailbox `name` under the remote folder URL `base` (`+name` when `folder` is
+/// a URL): the base's mailbox path, when it names one, then `/name` (e.g. `INBOX/Sent` on
+/// servers that keep folders under INBOX), the name percent-encoded. A base that does not
+/// parse is joined as text (opening it then reports what is wrong).
+fn remote_child(base: &str, name: &str) -> String {
+    let Ok(url) = FolderUrl::parse(base) else {
+        return format!("{}/{name}", base.trim_end_matches('/'));
+    };
+    let path_given = base
+        .split_once("://")
+        .map(|(_, r)| r.split('?').next().unwrap_or(""))
+        .and_then(|r| r.split_once('/'))
+        .is_some_and(|(_, p)| !p.trim_matches('/').is_empty());
+    let mailbox = if path_given {
+        format!("{}/{name}", url.mailbox)
+    } else {
+        name.to_owned()
+    };
+    url.with_mailbox(&mailbox).to_string()
 }
 
 /// `1 message`, `2 messages`.
@@ -1131,6 +1146,23 @@ pub fn terminal_size() -> Option<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn remote_child_urls() {
+        assert_eq!(
+            remote_child("imaps://a%40b.c@h:993", "Sent Items"),
+            "imaps://a%40b.c@h:993/Sent%20Items"
+        );
+        assert_eq!(
+            remote_child("imap://u@h/INBOX?starttls", "Sent"),
+            "imap://u@h:143/INBOX/Sent?starttls"
+        );
+        assert_eq!(
+            remote_child("imaps://u@h/", "已发送"),
+            "imaps://u@h:993/%E5%B7%B2%E5%8F%91%E9%80%81"
+        );
+        assert_eq!(remote_child("imap://", "x"), "imap:/x");
+    }
 
     #[test]
     fn asctime_fast_path() {

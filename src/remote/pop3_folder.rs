@@ -163,7 +163,7 @@ pub fn summary_of(uid: u32, size: u64, header_block: &[u8]) -> RemoteMessage {
     let from_line = format!(
         "{} {}",
         envelope_sender(header_block),
-        when.format("%a %b %e %H:%M:%S %Y")
+        super::imap::asctime(&when)
     );
     RemoteMessage {
         uid,
