@@ -465,9 +465,6 @@ struct Link {
     caps: Caps,
     /// The last `EXISTS` count seen (RFC 3501 §7.3.1), less `EXPUNGE`s since.
     exists: u32,
-    /// An `EXISTS` raised the count since [`Link::grew`] was last cleared (new mail, even
-    /// when expunges by another client kept the count the same).
-    grew: bool,
     timeout: Duration,
     /// `host:port`, for errors.
     host: String,
@@ -639,10 +636,7 @@ impl Link {
                         )
                     ));
                 }
-                Response::MailboxData(MailboxDatum::Exists(n)) => {
-                    self.grew |= *n > self.exists;
-                    self.exists = *n;
-                }
+                Response::MailboxData(MailboxDatum::Exists(n)) => self.exists = *n,
                 Response::Expunge(_) => self.exists = self.exists.saturating_sub(1),
                 r => each(r),
             }
@@ -1448,7 +1442,6 @@ async fn login(opts: &ConnectOptions) -> Result<Link, RemoteError> {
         session,
         caps,
         exists: 0,
-        grew: false,
         timeout: opts.timeout,
         host: url.host_port(),
     };
@@ -1499,8 +1492,6 @@ pub struct ImapFolder {
     summary: Vec<RemoteMessage>,
     /// Bodies fetched in this session (LF line ends), by index.
     cache: HashMap<usize, Vec<u8>>,
-    /// The EXISTS count the summary (and `check_new`) accounted for.
-    known_exists: u32,
     /// A link was made before (the next one is a reconnect).
     linked: bool,
 }
@@ -1556,7 +1547,6 @@ impl ImapFolder {
             uids: Vec::new(),
             summary: Vec::new(),
             cache: HashMap::new(),
-            known_exists: 0,
             linked: false,
         };
         f.ensure_link(false)?;
@@ -1570,11 +1560,9 @@ impl ImapFolder {
                 let line = format!("FETCH 1:* {SUMMARY_ITEMS}");
                 let v = l.summaries(&line, Some(&mut p)).await;
                 p.finish();
-                l.grew = false;
                 v.map(|v| (v, l.exists))
             }
         })?;
-        f.known_exists = summary.1;
         f.uids = summary.0.iter().map(|m| m.uid).collect();
         f.summary = summary.0;
         Ok(f)
@@ -1690,19 +1678,18 @@ impl RemoteFolder for ImapFolder {
     /// items, keeping only UIDs above the last known (`N:*` always matches the last message).
     fn check_new(&mut self) -> Result<Vec<RemoteMessage>, RemoteError> {
         let last = self.uids.iter().copied().max().unwrap_or(0);
-        let known = self.known_exists;
         let line = format!("UID FETCH {}:* {SUMMARY_ITEMS}", last.saturating_add(1));
-        let (new, exists) = with_link!(self, |l| {
+        let new = with_link!(self, |l| {
             l.simple("NOOP", "NOOP").await?;
-            if (l.exists == known && !l.grew) || l.exists == 0 {
-                Ok((Vec::new(), l.exists))
+            // Counting is not enough (an expunge and an arrival keep EXISTS; a reconnect
+            // starts a new count): unless the mailbox is empty, ask for the UIDs above the
+            // last one (one round trip; `N:*` always returns at least the last message).
+            if l.exists == 0 {
+                Ok(Vec::new())
             } else {
-                let v = l.summaries(&line, None).await?;
-                l.grew = false;
-                Ok((v, l.exists))
+                l.summaries(&line, None).await
             }
         })?;
-        self.known_exists = exists;
         let new: Vec<RemoteMessage> = new.into_iter().filter(|m| m.uid > last).collect();
         self.uids.extend(new.iter().map(|m| m.uid));
         Ok(new)
