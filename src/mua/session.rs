@@ -954,6 +954,13 @@ fn quit_remote(r: &RemoteSource, msgs: &[MsgState]) -> Result<(), ()> {
         }
     }
     let deleted = plan.deleted.len();
+    let mboxed = msgs.iter().filter(|m| m.mboxed && !m.deleted).count();
+    if mboxed > 0 {
+        println!(
+            "{} marked for mbox stay on the server (a remote folder's mail is never moved)",
+            plural(mboxed, "message")
+        );
+    }
     match r.commit(&plan) {
         Ok(()) => {
             if deleted > 0 {

@@ -12,7 +12,9 @@
 //! message at open ([`RemoteMessage`]), bodies on demand, and the changes of a session
 //! applied at `quit` ([`QuitPlan`]). Messages are named by their index in the summary list
 //! (0-based); the folder maps indexes to UIDs (IMAP) or UIDLs (POP3) itself, so a
-//! reconnect after the server dropped the connection changes nothing for the reader.
+//! reconnect after the server dropped the connection changes nothing for the reader —
+//! unless the mailbox was recreated meanwhile (a new UIDVALIDITY), which is an error asking
+//! to open the folder again.
 
 pub mod fetch;
 pub mod imap;

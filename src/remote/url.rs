@@ -7,6 +7,7 @@
 //! - `imaps`/`pop3s` are TLS from the first byte (ports 993/995, RFC 8314); `imap`/`pop3`
 //!   are cleartext (143/110) unless `?starttls` asks for STARTTLS/STLS (RFC 2595), which is
 //!   then required.
+//! - `pop://` and `pops://` are accepted as other spellings of `pop3://` and `pop3s://`.
 
 use std::fmt;
 
