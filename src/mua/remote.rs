@@ -12,7 +12,7 @@ use super::source::{RemoteSource, Source};
 use crate::remote::{self, ConnectOptions, FolderUrl, Protocol, RemoteError, RemoteFlags};
 
 /// The key of [`Session::remote_logins`]: `user@host`, the host in lower case.
-fn login_key(url: &FolderUrl) -> String {
+pub(super) fn login_key(url: &FolderUrl) -> String {
     format!(
         "{}@{}",
         url.user.as_deref().unwrap_or(""),

@@ -307,7 +307,12 @@ fn record_remote(
             "a POP3 maildrop cannot keep a copy of sent mail",
         ));
     }
-    let opts = remote::options_from(&url, &|k| s.vars.get(k).map(str::to_owned))?;
+    // The password the session already has for this account (e.g. the open IMAP folder's).
+    let known = s
+        .remote_logins
+        .get(&super::remote::login_key(&url))
+        .cloned();
+    let opts = remote::options_with_login(&url, &|k| s.vars.get(k).map(str::to_owned), known)?;
     remote::warn_cleartext(&url);
     let flags = RemoteFlags {
         seen: true,
