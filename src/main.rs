@@ -242,7 +242,9 @@ fn account_add(preset: &str, address: &str, name: Option<&str>) -> i32 {
 
 /// `rmail fetch ACCOUNT [--keep] [--mailbox PATH] [-v]`: the start-up files are read as
 /// for `rmail -A ACCOUNT` (a URL operand: without an account), then
-/// [`rmail::remote::fetch::run`]. 0 on success (also with no new mail), 1 on failure.
+/// [`rmail::remote::fetch::run`]. 0 on success (also with no new mail), 1 on failure and
+/// when a message was skipped or not deleted (one `rmail fetch: message N (UIDL u) …` line
+/// each on stderr, after the run did everything else).
 fn fetch(account: &str, keep: bool, mailbox: Option<&std::path::Path>, verbose: bool) -> i32 {
     use rmail::remote::{self, fetch};
     use std::io::IsTerminal;
@@ -299,7 +301,15 @@ fn fetch(account: &str, keep: bool, mailbox: Option<&std::path::Path>, verbose: 
                     fetch::summary_line(&report, &url.host, &req.mailbox)
                 );
             }
-            EXIT_OK
+            let refused = fetch::refused_lines(&report);
+            for line in &refused {
+                eprintln!("rmail fetch: {line}");
+            }
+            if refused.is_empty() {
+                EXIT_OK
+            } else {
+                1
+            }
         }
         Err(e) => {
             eprintln!("rmail fetch: {e}");

@@ -250,8 +250,12 @@ pub enum Command {
     ///
     /// New messages (by UIDL, remembered in $XDG_STATE_HOME/rmail/fetch/ACCOUNT.uidl) are
     /// appended to the mailbox under its lock and synced, then recorded, then deleted on the
-    /// server unless --keep (only the messages this run downloaded are deleted). Exit 0 on
-    /// success, also when there is no new mail; 1 on failure; 64 for an unknown account.
+    /// server unless --keep: what this run downloaded, and what an earlier run without
+    /// --keep downloaded but could not delete (messages kept by --keep are never deleted). A
+    /// message the server refuses to send is skipped and reported, and tried again next
+    /// time. One run per account at a time. Exit 0 on success, also when there is no new
+    /// mail; 1 on failure, when another run is active, or when a message was skipped or not
+    /// deleted; 64 for an unknown account.
     Fetch {
         /// An account name from the start-up files (its `fetch-url` variable, e.g.
         /// pop3s://USER@pop.HOST:995, and its password-command, tls-ca-file, …), or a

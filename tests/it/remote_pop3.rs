@@ -312,7 +312,8 @@ fn message_ids(mbox: &Path) -> Vec<String> {
 
 /// `--keep` twice: each message once in the local mailbox (the second run takes only what
 /// arrived in between), everything still on the server; then a run without `--keep`
-/// deletes what it downloaded and leaves the messages kept earlier.
+/// deletes what it downloaded and leaves the messages kept earlier; a run while another
+/// holds the account's lock is refused.
 #[test]
 fn fetch_keep_never_duplicates_and_delete_removes_what_was_fetched() {
     if !peers() {
@@ -368,6 +369,22 @@ fn fetch_keep_never_duplicates_and_delete_removes_what_was_fetched() {
     let (code, err) = fetch(&home, &rc, &["work", "-v"]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("no new mail"), "{err}");
+
+    // While another run holds the account's lock, a run is refused and touches nothing.
+    deliver(&s, "bob", &[msg("k5", "five", "5\n")], 4);
+    let lock = std::fs::File::create(state.with_extension("uidl.lock")).unwrap();
+    lock.try_lock().unwrap();
+    let (code, err) = fetch(&home, &rc, &["work", "-v"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("rmail fetch: another rmail fetch for this account is running"),
+        "{err}"
+    );
+    assert_eq!(message_ids(&local).len(), 4);
+    drop(lock);
+    let (code, err) = fetch(&home, &rc, &["work", "-v"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("fetched 1 message"), "{err}");
 }
 
 /// A fresh account without `--keep` empties the server into `--mailbox`; a URL operand
