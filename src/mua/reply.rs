@@ -240,11 +240,7 @@ impl Session {
                 .first()
                 .map(|m| m.addr.to_ascii_lowercase())
                 .unwrap_or_default();
-            bare.split('@').next() == Some(self.env.user.as_str())
-                || self
-                    .alternates
-                    .iter()
-                    .any(|x| x.eq_ignore_ascii_case(&bare))
+            self.is_me(&bare)
         };
         let mut seen = std::collections::HashSet::new();
         let mut keep = |list: Vec<String>, is_to: bool| -> Vec<String> {

@@ -411,9 +411,18 @@ impl Session {
         s.split_whitespace().next().unwrap_or("").to_owned()
     }
 
-    fn is_me(&self, addr: &str) -> bool {
+    /// Whether the bare address `addr` is one of ours (mailx): its local part is the login
+    /// name, or it is listed by `alternates`, or it is the `from` variable's address (which
+    /// an account sets; s-nail counts it too).
+    pub(crate) fn is_me(&self, addr: &str) -> bool {
         let local = addr.split('@').next().unwrap_or("");
-        local == self.env.user || self.alternates.iter().any(|a| a.eq_ignore_ascii_case(addr))
+        local == self.env.user
+            || self.alternates.iter().any(|a| a.eq_ignore_ascii_case(addr))
+            || self.vars.get("from").is_some_and(|f| {
+                address::parse_list(f.as_bytes())
+                    .iter()
+                    .any(|m| m.addr.eq_ignore_ascii_case(addr))
+            })
     }
 
     /// The date as the summary shows it: the `From_` line's date (Heirloom's default), or

@@ -174,3 +174,29 @@ fn quote_variable_quotes_the_original() {
         "{msg}"
     );
 }
+
+#[test]
+fn reply_leaves_out_the_from_address_as_one_of_ours() {
+    let (dir, f, mta) = setup();
+    let (code, _, err) = run_rmail(
+        dir.path(),
+        &[
+            "-n",
+            "-N",
+            "-S",
+            &mta,
+            "-S",
+            "from=Wang Wu <WangWu@example.com>",
+            "-f",
+            &f,
+        ],
+        "r 1\nthanks\n.\nx\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    let (argv, _) = sent(dir.path());
+    assert_eq!(
+        &argv[4..],
+        ["zhangsan@example.com", "lisi@example.com"],
+        "{argv:?}"
+    );
+}
