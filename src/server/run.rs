@@ -396,6 +396,8 @@ pub fn serve(loaded: Loaded, daemon: bool) -> Result<(), StartError> {
         // A second channel for per-user POP3/IMAP session processes (descriptor passing).
         let (sessions_parent, sessions_child) = std::os::unix::net::UnixStream::pair()
             .map_err(|e| StartError::System(format!("cannot create a socket pair: {e}")))?;
+        // SAFETY: getpid cannot fail.
+        let master_pid = unsafe { libc::getpid() };
         // SAFETY: no threads exist yet (no runtime has been built); fork is safe here.
         let pid = unsafe { libc::fork() };
         if pid < 0 {
@@ -463,6 +465,17 @@ pub fn serve(loaded: Loaded, daemon: bool) -> Result<(), StartError> {
                 "XDG_CACHE_HOME",
             ] {
                 std::env::remove_var(v);
+            }
+        }
+        // The master keeps root's part of the work: without it this process must not go on
+        // serving (and holding the queue), as Postfix's children end with their master.
+        // Set after the uid change, which clears it (credentials(7)); a master gone before
+        // that is seen by the parent check.
+        // SAFETY: prctl and getppid are plain system calls.
+        unsafe {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            if libc::getppid() != master_pid {
+                std::process::exit(1);
             }
         }
         let r = run_child(c, listeners, tls, Some((child_end, sessions_child)));

@@ -247,6 +247,11 @@ impl Serve {
     }
 
     /// SIGKILL to the server and its delivery processes (no clean shutdown).
+    /// The pid of the `rmail serve` process this harness started (the master).
+    pub fn master_pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn kill9(&mut self) {
         let pids: Vec<i32> = self
             .log()
@@ -978,6 +983,26 @@ fn privilege_split_as_root() {
     // The queue belongs to mail_owner.
     let q = std::fs::metadata(dir.path().join("queue")).unwrap();
     assert_eq!(q.uid(), nobody_uid);
+    // The master killed outright: the network-facing process ends too (it must not go on
+    // serving and holding the queue without the master).
+    let mut s = s;
+    let master = s.master_pid().expect("master running");
+    // SAFETY: signalling the process this test started.
+    unsafe { libc::kill(master as i32, libc::SIGKILL) };
+    let t = std::time::Instant::now();
+    let gone = || {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .map(|st| {
+                st.lines()
+                    .any(|l| l.starts_with("State:") && l.contains('Z'))
+            })
+            .unwrap_or(true)
+    };
+    while !gone() && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(gone(), "the server process {pid} outlived its master");
+    s.kill9();
 }
 
 /// Issue 3: not root, `mta=local` to another local user goes through the configured
