@@ -280,10 +280,7 @@ impl Session {
             }),
             Cmd::Move => {
                 if let Some(list) = self.cmd_save(args, false, false, false) {
-                    let f = self.folder.as_mut().expect("folder");
-                    for n in list {
-                        f.msgs[n - 1].deleted = true;
-                    }
+                    self.mark_deleted(&list, false);
                 }
             }
             Cmd::Save => {
@@ -527,11 +524,17 @@ impl Session {
         let Some(list) = self.list(args, Want::Undeleted) else {
             return;
         };
+        self.mark_deleted(&list, then_print);
+    }
+
+    /// Marks `list` (non-empty) deleted and moves the current message as `delete` does;
+    /// prints the new current message when `then_print` (`dp`, `autoprint`).
+    fn mark_deleted(&mut self, list: &[usize], then_print: bool) {
         let f = self.folder.as_mut().expect("folder");
-        for &n in &list {
+        for &n in list {
             f.msgs[n - 1].deleted = true;
         }
-        let last = *list.last().expect("non-empty list");
+        let Some(&last) = list.last() else { return };
         // The current message becomes the first undeleted one after the last deleted.
         let next = (last + 1..=f.msgs.len()).find(|&n| !f.msgs[n - 1].deleted);
         match next {

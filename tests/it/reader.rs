@@ -257,3 +257,24 @@ fn closed_stdout_ends_quietly_as_sigpipe_would() {
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(st.signal(), Some(libc::SIGPIPE), "{st:?} {err}");
 }
+
+#[test]
+fn move_copies_then_deletes_and_moves_on_like_delete() {
+    let (dir, spool) = with_mbox(SEED);
+    let out_box = dir.path().join("moved");
+    let script = format!("mv 1 {}\n=\nq\n", out_box.display());
+    let (code, out, err) = run(
+        dir.path(),
+        &["-n", "-N", "-f", spool.to_str().unwrap()],
+        &script,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.lines().any(|l| l == "2"), "{out}");
+    let moved = std::fs::read_to_string(&out_box).unwrap();
+    assert!(moved.contains("Subject: test\n"), "{moved}");
+    let left = std::fs::read_to_string(&spool).unwrap();
+    assert!(
+        !left.contains("Subject: test\n") && left.contains("Subject: test2"),
+        "{left}"
+    );
+}
