@@ -190,7 +190,8 @@ on a server:
 \fBimap://\fR...\fB?starttls\fR (port 143, STARTTLS required), \fBpop3s://\fR (995) and
 \fBpop3://\fR...\fB?starttls\fR (110); \fB@\fR in a user name is written \fB%40\fR. Without
 \fB?starttls\fR, \fBimap://\fR and \fBpop3://\fR log in in cleartext, with a warning unless
-the host is loopback. The password comes from \fBpassword\-command\fR, else ~/.netrc, else a
+the host is loopback. The password comes from s-nail's \fBpassword\-\fIuser\fB@\fIhost\fR
+variables (also with \fB:\fIport\fR), else \fBpassword\-command\fR, else ~/.netrc, else a
 prompt on the terminal, once per user and host in a session; \fBimap\-auth=xoauth2\fR or
 \fBpop3\-auth=xoauth2\fR (or \fBoauth2\-token\-command\fR alone) logs in with an OAuth2
 token (\fBlogin\fR or \fBplain\fR: a password). \fBtls\-ca\-file\fR adds trusted CAs (every

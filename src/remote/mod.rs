@@ -325,8 +325,9 @@ pub type VarLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 ///   XOAUTH2 token from `oauth2-token-command` (first line of its output); `login` or
 ///   `plain`: a password (IMAP `LOGIN`; POP3 `AUTH PLAIN` or `USER`/`PASS`), whatever else
 ///   is set; any other value is an error;
-/// - else the password from `password-command`, else `~/.netrc` (`machine HOST login
-///   USER`), else a prompt without echo on the terminal (s-nail's sources);
+/// - else the password from s-nail's variables (`password-USER@HOST:PORT`,
+///   `password-USER@HOST`, `password-HOST`, `password`), else `password-command`, else
+///   `~/.netrc` (`machine HOST login USER`), else a prompt without echo on the terminal;
 /// - `tls-ca-file`, `tls-verify=ignore` (as for sending), `imap-timeout`/`pop3-timeout`
 ///   seconds;
 /// - `imap-id` set, or a preset whose IMAP host is `url.host` with the `imap_id` quirk:
@@ -387,9 +388,21 @@ pub fn options_with_login(
             token,
         }
     } else {
-        let password = match get("password-command").filter(|c| !c.trim().is_empty()) {
-            Some(cmd) => secret_command(&cmd, "password-command")?,
-            None => {
+        // s-nail's password variables, most specific first (kept for people moving over;
+        // a command or ~/.netrc keeps the secret out of the start-up file).
+        let given = [
+            format!("password-{user}@{}:{}", url.host, url.port),
+            format!("password-{user}@{}", url.host),
+            format!("password-{}", url.host),
+            "password".to_owned(),
+        ]
+        .iter()
+        .find_map(|k| get(k).filter(|v| !v.is_empty()));
+        let command = get("password-command").filter(|c| !c.trim().is_empty());
+        let password = match (given, command) {
+            (Some(p), _) => p,
+            (None, Some(cmd)) => secret_command(&cmd, "password-command")?,
+            (None, None) => {
                 let netrc = std::env::var_os("HOME")
                     .map(|h| PathBuf::from(h).join(".netrc"))
                     .and_then(|p| std::fs::read_to_string(p).ok())
@@ -742,6 +755,21 @@ mod tests {
             Login::XOAuth2 {
                 user: "me".into(),
                 token: "tok2".into()
+            }
+        );
+
+        // s-nail's per-account password variable wins over password-command.
+        let url2 = FolderUrl::parse("imap://dave@127.0.0.1:1143/").unwrap();
+        let get2 = |k: &str| match k {
+            "password-dave@127.0.0.1:1143" => Some("snail".to_owned()),
+            "password-command" => Some("echo cmd".to_owned()),
+            _ => None,
+        };
+        assert_eq!(
+            options_from(&url2, &get2).unwrap().login,
+            Login::Password {
+                user: "dave".into(),
+                password: "snail".into()
             }
         );
 
