@@ -201,8 +201,9 @@ the server lists it; \fBimap\-id\fR sends it even when not listed, as the 163/12
 by themselves (NetEase refuses SELECT without it).
 .PP
 An IMAP folder is read with one FETCH of the summary; bodies are fetched when first shown
-and cached. \fBquit\fR sets \fB\eSeen\fR on messages read, expunges deleted ones and
-leaves the rest on the server (nothing moves to \fBMBOX\fR); \fBexit\fR changes nothing.
+and cached. \fBquit\fR sets \fB\eSeen\fR on messages read, expunges deleted ones (and, in
+the \fBinbox\fR opened without \fB\-f\fR, saved ones, unless \fBkeepsave\fR) and leaves the
+rest on the server (nothing moves to \fBMBOX\fR); \fBexit\fR changes nothing.
 \fBsave\fR, \fBcopy\fR and \fBmove\fR (a copy, then deleted at \fBquit\fR) to a mailbox of
 the same account copy on the server; to another server they append. \fBfolders\fR lists
 the server's mailboxes; \fBnewmail\fR asks the server for new mail. A lost connection is

@@ -681,7 +681,10 @@ impl Session {
             // No local file is written: signals stay deliverable (a hung server must not
             // make quit uninterruptible). On failure the folder stays open, with its marks,
             // so that `quit` can be tried again (the connection is made anew) or `exit` used.
-            let res = quit_remote(r, &f.msgs);
+            // Opened as the inbox (not with -f): saved messages leave it, as from the system
+            // mailbox (mailx; s-nail does the same for an IMAP inbox), unless `keepsave`.
+            let drop_saved = !f.edit && !self.vars.is_set("keepsave");
+            let res = quit_remote(r, &f.msgs, drop_saved);
             if res.is_err() {
                 r.keep_open();
                 self.folder = Some(f);
@@ -947,14 +950,14 @@ pub fn folder_banner(f: &Folder) -> String {
 }
 
 /// `quit` on a remote folder: messages read in this session get `\Seen`, messages marked
-/// unread lose it, deleted ones are expunged (IMAP) or deleted at `QUIT` (POP3). Read
-/// messages never move to `MBOX` and saved ones stay: a remote folder is kept like a folder
-/// opened with `-f` (s-nail keeps a remote INBOX the same way).
-fn quit_remote(r: &RemoteSource, msgs: &[MsgState]) -> Result<(), ()> {
+/// unread lose it, deleted ones are expunged (IMAP) or deleted at `QUIT` (POP3); with
+/// `drop_saved` (the folder is the inbox) saved ones too, unless preserved. Read messages
+/// never move to `MBOX`.
+fn quit_remote(r: &RemoteSource, msgs: &[MsgState], drop_saved: bool) -> Result<(), ()> {
     let mut plan = remote::QuitPlan::default();
     for (i, m) in msgs.iter().enumerate() {
         let was_seen = r.message(i).flags.seen;
-        if m.deleted {
+        if m.deleted || (drop_saved && m.saved && !m.preserved) {
             plan.deleted.push(i);
         } else if m.read && !was_seen {
             plan.seen.push(i);

@@ -224,6 +224,31 @@ fn starttls_pop3s_accounts_and_errors() {
         "{after}"
     );
 
+    // Opened as the inbox (-A, not -f), a saved message leaves it at quit, as from the
+    // system mailbox; with keepsave it stays.
+    let before = state(&s, &cert, &["INBOX"]);
+    let mut c = rmail(&home);
+    c.env("MAILRC", &rc)
+        .args(["-A", "home", "-N", "-S", "keepsave"]);
+    let o = run_script(c, "s 1 +Kept\nq\n");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(state(&s, &cert, &["INBOX"]), before);
+    let mut c = rmail(&home);
+    c.env("MAILRC", &rc).args(["-A", "home", "-N"]);
+    let o = run_script(c, "s 1 +Kept\nq\n");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let after = state(&s, &cert, &["INBOX", "Kept"]);
+    assert_eq!(
+        after.lines().filter(|l| l.starts_with("INBOX:")).count() + 1,
+        before.lines().count(),
+        "{before}\n{after}"
+    );
+    assert_eq!(
+        after.lines().filter(|l| l.starts_with("Kept:")).count(),
+        2,
+        "{after}"
+    );
+
     // A wrong password: the server's refusal, exit 1, the password not shown.
     let url = format!("imaps://alice@127.0.0.1:{}/INBOX", s.port("imaps"));
     let mut c = rmail(&home);
