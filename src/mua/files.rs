@@ -237,6 +237,35 @@ impl Session {
             }
             Err(e) => eprintln!("rmail: {e}"),
         }
+        // A remote folder: what other clients did meanwhile (flags, expunges), as s-nail's
+        // reload shows it. Messages keep their numbers; expunged ones show as deleted.
+        let f = self.folder.as_mut().expect("folder");
+        if let super::source::Source::Remote(r) = &mut f.src {
+            match r.refresh_flags() {
+                Ok(now) => {
+                    let mut gone = 0;
+                    for (m, st) in f.msgs.iter_mut().zip(now) {
+                        match st {
+                            None if !m.gone => {
+                                m.gone = true;
+                                m.deleted = true;
+                                gone += 1;
+                            }
+                            // Untouched in this session: take the server's word.
+                            Some(fl) if !m.read_now && !m.deleted => {
+                                m.read = fl.seen;
+                                m.read_before = fl.seen;
+                            }
+                            _ => {}
+                        }
+                    }
+                    if gone > 0 {
+                        println!("{} expunged by another client.", plural(gone, "message"));
+                    }
+                }
+                Err(e) => eprintln!("rmail: {e}"),
+            }
+        }
     }
 
     pub(super) fn cmd_file(&mut self, args: &str) {

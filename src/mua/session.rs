@@ -77,6 +77,9 @@ pub struct MsgState {
     pub preserved: bool,
     /// `mbox`/`touch`: moves to MBOX at quit.
     pub mboxed: bool,
+    /// Expunged by another client (remote folders; found by `newmail`): shown deleted,
+    /// left out of everything `quit` does.
+    pub gone: bool,
 }
 
 impl MsgState {
@@ -957,6 +960,9 @@ fn quit_remote(r: &RemoteSource, msgs: &[MsgState], drop_saved: bool) -> Result<
     let mut plan = remote::QuitPlan::default();
     for (i, m) in msgs.iter().enumerate() {
         let was_seen = r.message(i).flags.seen;
+        if m.gone {
+            continue;
+        }
         if m.deleted || (drop_saved && m.saved && !m.preserved) {
             plan.deleted.push(i);
         } else if m.read && !was_seen {

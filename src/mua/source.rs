@@ -82,6 +82,21 @@ impl RemoteSource {
         self.done.set(false);
     }
 
+    /// The server's flags now, by index (`None`: expunged by another client; see
+    /// [`RemoteFolder::refresh_flags`]); the summary's flags are updated to them, so that
+    /// `quit` compares with what the server has now.
+    pub fn refresh_flags(
+        &mut self,
+    ) -> Result<Vec<Option<crate::remote::RemoteFlags>>, RemoteError> {
+        let now = self.conn.get_mut().refresh_flags()?;
+        for (m, f) in self.msgs.iter_mut().zip(&now) {
+            if let Some(f) = f {
+                m.flags = *f;
+            }
+        }
+        Ok(now)
+    }
+
     /// Asks the server for new messages; returns how many were added to the summary.
     pub fn check_new(&mut self) -> Result<usize, RemoteError> {
         let new = self.conn.get_mut().check_new()?;

@@ -1695,6 +1695,41 @@ impl RemoteFolder for ImapFolder {
         Ok(new)
     }
 
+    /// `UID FETCH 1:LAST (UID FLAGS)`: the flags of the known UIDs now; a UID the server no
+    /// longer lists was expunged by another client (`None`).
+    fn refresh_flags(&mut self) -> Result<Vec<Option<RemoteFlags>>, RemoteError> {
+        let Some(&last) = self.uids.iter().max() else {
+            return Ok(Vec::new());
+        };
+        let line = format!("UID FETCH 1:{last} (UID FLAGS)");
+        let now: HashMap<u32, RemoteFlags> = with_link!(self, |l| {
+            let mut now = HashMap::new();
+            let d = l
+                .cmd(&line, |r| {
+                    if let Response::Fetch(_, attrs) = r {
+                        let mut uid = None;
+                        let mut flags = None;
+                        for a in attrs.iter() {
+                            match a {
+                                AttributeValue::Uid(u) => uid = Some(*u),
+                                AttributeValue::Flags(f) => {
+                                    flags = Some(flags_of(f.iter().map(|s| s.as_ref())))
+                                }
+                                _ => {}
+                            }
+                        }
+                        if let (Some(u), Some(f)) = (uid, flags) {
+                            now.insert(u, f);
+                        }
+                    }
+                })
+                .await?;
+            l.check(d, "UID FETCH")?;
+            Ok(now)
+        })?;
+        Ok(self.uids.iter().map(|u| now.get(u).copied()).collect())
+    }
+
     /// `UID STORE … +FLAGS.SILENT (\Seen)` / `-FLAGS.SILENT (\Seen)` / `+FLAGS.SILENT
     /// (\Deleted)` (RFC 3501 §6.4.6), `UID EXPUNGE` of the deleted (RFC 4315 §2.1; plain
     /// `EXPUNGE` without UIDPLUS), then `LOGOUT`. Errors: a non-empty plan on a read-only

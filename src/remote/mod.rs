@@ -192,6 +192,13 @@ pub trait RemoteFolder {
     /// Messages that arrived since open or the last call (IMAP `NOOP` and `UID FETCH` of
     /// the new UIDs; POP3: none, a maildrop does not change during a session).
     fn check_new(&mut self) -> Result<Vec<RemoteMessage>, RemoteError>;
+    /// The server's flags now for every message of the summary, by index: `None` for one
+    /// that is no longer there (expunged by another client). IMAP `UID FETCH 1:N (UID
+    /// FLAGS)` (RFC 3501 §6.4.8); the default (POP3, whose maildrop is locked for the
+    /// session) knows nothing new and returns an empty list.
+    fn refresh_flags(&mut self) -> Result<Vec<Option<RemoteFlags>>, RemoteError> {
+        Ok(Vec::new())
+    }
     /// Applies `plan` and logs out. Errors leave the server as consistent as the protocol
     /// allows (POP3 applies nothing unless `QUIT` was answered).
     fn commit(&mut self, plan: &QuitPlan) -> Result<(), RemoteError>;

@@ -410,7 +410,8 @@ fn certificate_for_another_host_over_starttls_names_its_names() {
     }
 }
 
-/// Python: APPEND a message already `\Seen` to alice's INBOX (another client at work).
+/// Python: another client at work on alice's INBOX: APPENDs a message already `\Seen`,
+/// expunges message 2 and reads message 3.
 const APPEND_SEEN: &str = r#"
 import imaplib, ssl, sys
 ctx = ssl.create_default_context(cafile=sys.argv[2])
@@ -418,6 +419,10 @@ m = imaplib.IMAP4_SSL("127.0.0.1", int(sys.argv[1]), ssl_context=ctx)
 m.login("alice", "alicepass")
 typ, _ = m.append("INBOX", "(\\Seen)", None, b"Message-ID: <seen@test>\r\nSubject: read elsewhere\r\n\r\nx\r\n")
 assert typ == "OK"
+m.select("INBOX")
+m.store("3", "+FLAGS", "(\\Seen)")
+m.store("2", "+FLAGS", "(\\Deleted)")
+m.expunge()
 m.logout()
 "#;
 
@@ -439,15 +444,23 @@ fn newmail_keeps_what_the_server_says_and_quit_changes_nothing_else() {
     let (code, out, err) = reader(&home, &cert, &["-N", "-f", &url], &cmds);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("New mail has arrived: 1 new message"), "{out}");
-    let line = out
-        .lines()
-        .find(|l| l.contains("read elsewhere"))
-        .unwrap_or_default();
     assert!(
-        line.trim_start().starts_with('O') || line.contains(" O "),
+        out.contains("1 message expunged by another client."),
         "{out}"
     );
+    let letter = |what: &str| {
+        let line = out.lines().find(|l| l.contains(what)).unwrap_or_default();
+        line.trim_start_matches('>').trim_start().chars().next()
+    };
+    assert_eq!(letter("read elsewhere"), Some('O'), "{out}");
+    assert_eq!(letter("third note"), Some('O'), "{out}");
+    assert!(
+        !out.contains("second"),
+        "the expunged message is not listed: {out}"
+    );
+    assert!(!out.contains("removed"), "{out}");
     let after = state(&s, &cert, &["INBOX"]);
     assert!(after.contains("INBOX: <seen@test> \\Seen"), "{after}");
+    assert!(after.contains("INBOX: <r3@test> \\Seen"), "{after}");
     assert!(!after.contains("<r1@test> \\Seen"), "{after}");
 }
