@@ -9,8 +9,10 @@
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-/// Heirloom mailx's summary line, which reproduces the seed transcript's lines exactly.
-pub const DEFAULT_HEADLINE: &str = "%>%a%m %-20f  %16d %3l/%-5o %i%S";
+/// Heirloom mailx's summary line, which reproduces the seed transcript's lines exactly; the
+/// sender is cut to its 20 columns (as s-nail does), so a long address never pushes the
+/// subject off the line.
+pub const DEFAULT_HEADLINE: &str = "%>%a%m %-20.20f  %16d %3l/%-5o %i%S";
 
 /// The facts one summary line shows.
 #[derive(Debug, Clone, Default)]
@@ -277,6 +279,25 @@ mod tests {
         assert_eq!(
             h.format(&l1, 80),
             r#"    1 zhangsan@example.com  Fri Mar 22 13:10  18/601   "test""#
+        );
+    }
+
+    #[test]
+    fn a_long_sender_is_cut_so_the_subject_shows() {
+        let h = Headline::parse(DEFAULT_HEADLINE);
+        let l = Line {
+            current: false,
+            status: 'N',
+            number: 1,
+            from: "verylongaddress.something@subdomain.example.com",
+            date: "Tue Dec  1 03:33",
+            lines: 6,
+            bytes: 129,
+            subject: "a subject here",
+        };
+        assert_eq!(
+            h.format(&l, 80),
+            r#" N  1 verylongaddress.some  Tue Dec  1 03:33   6/129   "a subject here""#
         );
     }
 
