@@ -657,7 +657,10 @@ impl Session {
         };
         let f = self.folder.as_ref().expect("folder");
         for n in list {
-            println!("{n}: {}/{}", f.src.lines(n - 1), f.src.size(n - 1));
+            match f.src.lines(n - 1) {
+                Some(l) => println!("{n}: {l}/{}", f.src.size(n - 1)),
+                None => println!("{n}: {}", f.src.size(n - 1)),
+            }
         }
     }
 

@@ -148,17 +148,17 @@ impl Source {
     }
 
     /// Line count of message `i`; for a remote message not read yet, the server's count if
-    /// it gave one, else 0.
-    pub fn lines(&self, i: usize) -> u64 {
+    /// it gave one, else `None` (IMAP tells no line count short of BODYSTRUCTURE).
+    pub fn lines(&self, i: usize) -> Option<u64> {
         match self {
-            Source::Local(m) => u64::from(m.meta(i).lines),
+            Source::Local(m) => Some(u64::from(m.meta(i).lines)),
             Source::Remote(r) => r
                 .lines
                 .borrow()
                 .get(&i)
                 .copied()
                 .or(r.msgs[i].lines)
-                .map_or(0, u64::from),
+                .map(u64::from),
         }
     }
 

@@ -28,8 +28,9 @@ pub struct Line<'a> {
     pub from: &'a str,
     /// Date as shown, e.g. `Fri Mar 22 13:10`.
     pub date: &'a str,
-    /// Lines of the message.
-    pub lines: u64,
+    /// Lines of the message; `None` when not known yet (a remote message not read: the
+    /// column stays blank, as in s-nail).
+    pub lines: Option<u64>,
     /// Size in bytes.
     pub bytes: u64,
     /// Decoded subject.
@@ -136,13 +137,14 @@ impl Headline {
                             num.push(l.status);
                             (&num, false)
                         }
+                        'l' if l.lines.is_none() => ("", true),
                         'm' | 't' | 'l' | 'o' | 'e' => {
                             // Without threading, the position in the list (`%t`) is the
                             // message number and the thread level (`%e`) is 0.
                             let v = match conv {
                                 'm' | 't' => l.number as u64,
                                 'e' => 0,
-                                'l' => l.lines,
+                                'l' => l.lines.unwrap_or(0),
                                 _ => l.bytes,
                             };
                             let _ = write!(num, "{v}");
@@ -261,7 +263,7 @@ mod tests {
             number: 2,
             from: "zhangsan@example.com",
             date: "Fri Mar 22 13:10",
-            lines: 18,
+            lines: Some(18),
             bytes: 601,
             subject: "test2",
         };
@@ -291,13 +293,19 @@ mod tests {
             number: 1,
             from: "verylongaddress.something@subdomain.example.com",
             date: "Tue Dec  1 03:33",
-            lines: 6,
+            lines: Some(6),
             bytes: 129,
             subject: "a subject here",
         };
         assert_eq!(
             h.format(&l, 80),
             r#" N  1 verylongaddress.some  Tue Dec  1 03:33   6/129   "a subject here""#
+        );
+        // A remote message not read yet: no line count, the column left blank.
+        let unknown = Line { lines: None, ..l };
+        assert_eq!(
+            h.format(&unknown, 80),
+            r#" N  1 verylongaddress.some  Tue Dec  1 03:33    /129   "a subject here""#
         );
     }
 
@@ -310,7 +318,7 @@ mod tests {
             number: 10,
             from: "a@b",
             date: "Fri Mar 22 13:10",
-            lines: 1,
+            lines: Some(1),
             bytes: 2,
             subject: &subject,
             ..Line::default()
@@ -326,7 +334,7 @@ mod tests {
         let l = Line {
             number: 7,
             subject: "abcdef",
-            lines: 12,
+            lines: Some(12),
             ..Line::default()
         };
         assert_eq!(h.format(&l, 80), "  7% abc  |  12|%x");
