@@ -709,7 +709,8 @@ impl Link {
                 }
             })
             .await?;
-        self.check(d, verb)?;
+        // The refusal names the mailbox: "SELECT My Stuff refused: …".
+        self.check(d, &format!("{verb} {mailbox}"))?;
         Ok(validity)
     }
 

@@ -293,7 +293,8 @@ pub enum RemoteError {
     Server {
         /// `host:port` (IMAP) or the host (POP3).
         host: String,
-        /// The command's verb (`SELECT`, `UID FETCH`, `RETR`, …), never its arguments.
+        /// The command's verb (`SELECT`, `UID FETCH`, `RETR`, …), with the mailbox for
+        /// `SELECT`/`EXAMINE`; never other arguments (no credentials).
         command: String,
         /// The server's text.
         text: String,

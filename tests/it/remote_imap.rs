@@ -570,7 +570,7 @@ fn netease_refuses_select_until_id() {
     };
     assert!(
         matches!(&e, RemoteError::Server { command, text, .. }
-            if command == "SELECT" && text.contains("Unsafe Login")),
+            if command == "SELECT INBOX" && text.contains("Unsafe Login")),
         "{e:?}"
     );
     assert!(e.to_string().contains("kefu@188.com"), "{e}");
@@ -790,7 +790,7 @@ fn gbk_refusals_are_decoded() {
     let (e, port) = open_error("gbk_select");
     assert_eq!(
         e.to_string(),
-        format!("127.0.0.1:{port}: SELECT refused: 邮箱不存在")
+        format!("127.0.0.1:{port}: SELECT INBOX refused: 邮箱不存在")
     );
     let (e, port) = open_error("bye_login");
     assert_eq!(
