@@ -121,13 +121,14 @@ impl Session {
         match res {
             Ok(()) => {
                 println!(
-                    "\"{target}\" [Copied] {}",
+                    "\"{}\" [Copied] {}",
+                    target.shown(),
                     super::session::plural(list.len(), "message")
                 );
                 true
             }
             Err(e) => {
-                eprintln!("rmail: {target}: {e}");
+                eprintln!("rmail: {}: {e}", target.shown());
                 self.last_failed = true;
                 false
             }

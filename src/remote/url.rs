@@ -188,6 +188,20 @@ impl FolderUrl {
                 .is_ok_and(|a| a.is_loopback() || is_mapped_loopback(&a))
     }
 
+    /// The URL for people to read: as [`fmt::Display`] writes it, but the mailbox name as
+    /// it is (`…/Café`, `…/My Stuff`), not percent-encoded. Not for parsing back.
+    pub fn shown(&self) -> String {
+        let url = self.to_string();
+        if self.protocol != Protocol::Imap {
+            return url;
+        }
+        let encoded = percent_encode(&self.mailbox, true);
+        match url.rsplit_once(&format!("/{encoded}")) {
+            Some((head, tail)) => format!("{head}/{}{tail}", self.mailbox),
+            None => url,
+        }
+    }
+
     /// `host:port` as shown in messages (`[v6]:port` for IPv6 addresses).
     pub fn host_port(&self) -> String {
         if self.host.contains(':') {
@@ -313,6 +327,7 @@ mod tests {
         assert_eq!(u.mailbox, "Sent Items");
         assert!(u.is_loopback());
         assert_eq!(FolderUrl::parse(&u.to_string()).unwrap(), u);
+        assert_eq!(u.shown(), "imap://bob@127.0.0.1:1143/Sent Items?starttls");
 
         let u = FolderUrl::parse("POP3S://me@pop.example.org/").unwrap();
         assert_eq!(
