@@ -11,6 +11,21 @@ use super::session::Session;
 use super::source::{RemoteSource, Source};
 use crate::remote::{self, ConnectOptions, FolderUrl, Protocol, RemoteError, RemoteFlags};
 
+/// The arrival date of message `i` (its `From_` line's date, local time; for a remote
+/// message the server's INTERNALDATE), kept as the copy's INTERNALDATE when it is appended
+/// elsewhere; `None` when it does not parse.
+fn arrival(src: &Source, i: usize) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+    use chrono::TimeZone;
+    let fl = src.field(i, crate::store::mbox::Field::FromLine)?;
+    let text = String::from_utf8_lossy(fl);
+    let date = text.split_once(char::is_whitespace)?.1.trim();
+    let naive = crate::message::date::parse_from_line_date(date)?;
+    chrono::Local
+        .from_local_datetime(&naive)
+        .earliest()
+        .map(|t| t.fixed_offset())
+}
+
 /// The key of [`Session::remote_logins`]: `user@host`, the host in lower case.
 pub(super) fn login_key(url: &FolderUrl) -> String {
     format!(
@@ -97,6 +112,7 @@ impl Session {
                                 seen: f.msgs[i].read,
                                 ..RemoteFlags::default()
                             },
+                            arrival(&f.src, i),
                         )),
                         Err(e) => {
                             eprintln!("rmail: cannot read message {}: {e}", i + 1);

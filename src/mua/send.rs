@@ -318,7 +318,7 @@ fn record_remote(
         seen: true,
         ..RemoteFlags::default()
     };
-    remote::imap::append_to(&opts, &url.mailbox, &[(message.to_vec(), flags)])
+    remote::imap::append_to(&opts, &url.mailbox, &[(message.to_vec(), flags, None)])
 }
 
 /// Keeps an unsent draft (`~q`, a read error) in `dead.letter`: its To, Cc, Bcc and Subject

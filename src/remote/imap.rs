@@ -750,9 +750,16 @@ impl Link {
 
     /// `APPEND` (RFC 3501 §6.3.11) with a synchronizing literal; returns the completion so
     /// that the caller can act on `[TRYCREATE]`.
-    async fn append_once(&mut self, mailbox: &str, flags: &str, data: &[u8]) -> Result<Done, Fail> {
+    async fn append_once(
+        &mut self,
+        mailbox: &str,
+        flags: &str,
+        date: Option<&str>,
+        data: &[u8],
+    ) -> Result<Done, Fail> {
+        let date = date.map(|d| format!(" \"{d}\"")).unwrap_or_default();
         let line = format!(
-            "APPEND {} ({flags}) {{{}}}",
+            "APPEND {} ({flags}){date} {{{}}}",
             quote_mailbox(mailbox)?,
             data.len()
         );
@@ -804,16 +811,22 @@ impl Link {
     }
 
     /// APPEND, creating the mailbox on `[TRYCREATE]` (RFC 3501 §7.1) and trying once more.
-    async fn append(&mut self, mailbox: &str, flags: &str, data: &[u8]) -> Result<(), Fail> {
+    async fn append(
+        &mut self,
+        mailbox: &str,
+        flags: &str,
+        date: Option<&str>,
+        data: &[u8],
+    ) -> Result<(), Fail> {
         self.simple("NOOP", "NOOP").await?;
         let d = self
-            .append_once(mailbox, flags, data)
+            .append_once(mailbox, flags, date, data)
             .await
             .map_err(|e| self.sent(e, "APPEND"))?;
         if !d.ok && d.trycreate {
             self.create(mailbox).await?;
             let d = self
-                .append_once(mailbox, flags, data)
+                .append_once(mailbox, flags, date, data)
                 .await
                 .map_err(|e| self.sent(e, "APPEND"))?;
             return self.check(d, "APPEND");
@@ -1819,7 +1832,7 @@ impl RemoteFolder for ImapFolder {
         let data = lf_to_crlf(message);
         let flags = flag_list(flags);
         let mailbox = mailbox.to_owned();
-        with_link!(self, |l| l.append(&mailbox, &flags, &data).await)
+        with_link!(self, |l| l.append(&mailbox, &flags, None, &data).await)
     }
 
     /// `LIST "" "*"` (RFC 3501 §6.3.8), SPECIAL-USE attributes when offered (RFC 6154).
@@ -1848,7 +1861,8 @@ fn one_shot<T>(
     })
 }
 
-/// Appends `messages` (RFC 5322 bytes, LF or CRLF line ends, with their flags) to
+/// Appends `messages` (RFC 5322 bytes, LF or CRLF line ends, with their flags and the
+/// arrival date to give them — IMAP INTERNALDATE, `None` for the server's now) to
 /// `mailbox` on `opts.url`'s server without selecting anything: connect, login, one
 /// `APPEND` each (RFC 3501 §6.3.11; the mailbox is created on `[TRYCREATE]`), `LOGOUT`.
 /// For saving to a folder on a server that is not the current folder. Errors: as for
@@ -1857,21 +1871,31 @@ fn one_shot<T>(
 pub fn append_to(
     opts: &ConnectOptions,
     mailbox: &str,
-    messages: &[(Vec<u8>, RemoteFlags)],
+    messages: &[(
+        Vec<u8>,
+        RemoteFlags,
+        Option<chrono::DateTime<chrono::FixedOffset>>,
+    )],
 ) -> Result<(), RemoteError> {
-    let prepared: Vec<(Vec<u8>, String)> = messages
+    let prepared: Vec<(Vec<u8>, String, Option<String>)> = messages
         .iter()
-        .map(|(m, f)| (lf_to_crlf(m), flag_list(*f)))
+        .map(|(m, f, d)| (lf_to_crlf(m), flag_list(*f), d.map(|d| internaldate(&d))))
         .collect();
     let mailbox = mailbox.to_owned();
     one_shot(opts, move |l| {
         Box::pin(async move {
-            for (data, flags) in &prepared {
-                l.append(&mailbox, flags, data).await?;
+            for (data, flags, date) in &prepared {
+                l.append(&mailbox, flags, date.as_deref(), data).await?;
             }
             Ok(())
         })
     })
+}
+
+/// `t` as an IMAP date-time (RFC 3501 §9 `date-time`, without the quotes):
+/// ` 1-Dec-2026 10:00:00 +0100` (day space-padded to two characters).
+pub fn internaldate(t: &chrono::DateTime<chrono::FixedOffset>) -> String {
+    t.format("%e-%b-%Y %H:%M:%S %z").to_string()
 }
 
 /// The mailboxes on `opts.url`'s server (`LIST "" "*"`, RFC 3501 §6.3.8; SPECIAL-USE

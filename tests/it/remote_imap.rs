@@ -220,13 +220,18 @@ fn starttls_copy_move_append_and_list() {
         &o,
         "Notes/草稿",
         &[
-            (b"Subject: d1\n\none\n".to_vec(), RemoteFlags::default()),
+            (
+                b"Subject: d1\n\none\n".to_vec(),
+                RemoteFlags::default(),
+                None,
+            ),
             (
                 b"Subject: d2\r\n\r\ntwo\r\n".to_vec(),
                 RemoteFlags {
                     draft: true,
                     ..RemoteFlags::default()
                 },
+                chrono::DateTime::parse_from_rfc3339("2024-03-22T13:10:55+08:00").ok(),
             ),
         ],
     )

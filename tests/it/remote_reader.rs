@@ -198,6 +198,8 @@ fn starttls_pop3s_accounts_and_errors() {
         out.contains("local") && nonempty_lines(&o.stdout) == 1,
         "{out}"
     );
+    // The copy kept its arrival date (the From_ line's, as IMAP INTERNALDATE).
+    assert!(out.contains("Mon Nov 30 10:00"), "{out}");
 
     // record=+Sent with a remote folder: the sent copy is appended there, \Seen.
     let mut c = rmail(&home);
