@@ -1861,6 +1861,14 @@ fn one_shot<T>(
     })
 }
 
+/// One message for [`append_to`]: its bytes (LF or CRLF line ends), its flags, and the
+/// arrival date to give it (IMAP INTERNALDATE; `None` for the server's now).
+pub type Appended = (
+    Vec<u8>,
+    RemoteFlags,
+    Option<chrono::DateTime<chrono::FixedOffset>>,
+);
+
 /// Appends `messages` (RFC 5322 bytes, LF or CRLF line ends, with their flags and the
 /// arrival date to give them — IMAP INTERNALDATE, `None` for the server's now) to
 /// `mailbox` on `opts.url`'s server without selecting anything: connect, login, one
@@ -1871,11 +1879,7 @@ fn one_shot<T>(
 pub fn append_to(
     opts: &ConnectOptions,
     mailbox: &str,
-    messages: &[(
-        Vec<u8>,
-        RemoteFlags,
-        Option<chrono::DateTime<chrono::FixedOffset>>,
-    )],
+    messages: &[Appended],
 ) -> Result<(), RemoteError> {
     let prepared: Vec<(Vec<u8>, String, Option<String>)> = messages
         .iter()
