@@ -67,10 +67,17 @@ struct Conn {
     io: Io,
     guard: Guard,
     idle: Duration,
-    /// Running while a read waits; cleared on progress and by [`Conn::reset_timers`].
-    read_timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Runs while a read waits (armed); re-armed, not reallocated, for the next wait.
+    read_timer: IdleTimer,
     /// The same for writes.
-    write_timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    write_timer: IdleTimer,
+}
+
+/// One direction's inactivity timer.
+#[derive(Debug, Default)]
+struct IdleTimer {
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+    armed: bool,
 }
 
 impl Conn {
@@ -79,32 +86,44 @@ impl Conn {
             io,
             guard: Guard::default(),
             idle,
-            read_timer: None,
-            write_timer: None,
+            read_timer: IdleTimer::default(),
+            write_timer: IdleTimer::default(),
         }
     }
 
     /// Forgets timers left from an earlier command (the stream is idle between commands,
     /// e.g. while the user reads): call before each command.
     fn reset_timers(&mut self) {
-        self.read_timer = None;
-        self.write_timer = None;
+        self.read_timer.armed = false;
+        self.write_timer.armed = false;
     }
 }
 
-/// `r` as seen through an inactivity timer: `Pending` arms `timer` (for `idle`) and fails
-/// with `TimedOut` once it expires; anything else disarms it.
+/// `r` as seen through an inactivity timer: the first `Pending` arms `timer` (for `idle`),
+/// which fails the operation with `TimedOut` once it expires; any progress disarms it.
 fn with_idle_timer<T>(
     r: Poll<std::io::Result<T>>,
-    timer: &mut Option<Pin<Box<tokio::time::Sleep>>>,
+    timer: &mut IdleTimer,
     idle: Duration,
     cx: &mut Context<'_>,
 ) -> Poll<std::io::Result<T>> {
     match r {
         Poll::Pending => {
-            let t = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
-            if std::future::Future::poll(t.as_mut(), cx).is_ready() {
-                *timer = None;
+            let deadline = tokio::time::Instant::now() + idle;
+            let sleep = match &mut timer.sleep {
+                Some(s) => {
+                    if !timer.armed {
+                        s.as_mut().reset(deadline);
+                    }
+                    s
+                }
+                None => timer
+                    .sleep
+                    .insert(Box::pin(tokio::time::sleep_until(deadline))),
+            };
+            timer.armed = true;
+            if std::future::Future::poll(sleep.as_mut(), cx).is_ready() {
+                timer.armed = false;
                 return Poll::Ready(Err(std::io::Error::new(
                     std::io::ErrorKind::TimedOut,
                     "no data within the timeout",
@@ -113,7 +132,7 @@ fn with_idle_timer<T>(
             Poll::Pending
         }
         done => {
-            *timer = None;
+            timer.armed = false;
             done
         }
     }
