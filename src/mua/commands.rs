@@ -767,6 +767,7 @@ delete [msglist]        delete messages; undelete [msglist] brings them back
 dp, dt                  delete the current message and print the next
 save [msglist] file     append messages to file and mark them saved
 copy [msglist] file     append messages to file without marking them
+move, mv [msglist] file copy, then delete at quit (a file, +folder or IMAP URL)
 write [msglist] file    append message bodies to file
 Save, Copy [msglist]    save/copy to a file named after the sender
 hold, preserve          keep messages in the system mailbox
