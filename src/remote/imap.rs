@@ -613,6 +613,22 @@ impl Link {
         tag: &str,
         each: &mut impl FnMut(&Response<'_>),
     ) -> Result<Done, Fail> {
+        match self.read_until(tag, false, each).await? {
+            Some(d) => Ok(d),
+            None => Err(Fail::Lost("an unexpected continuation request".into())),
+        }
+    }
+
+    /// Reads responses up to the completion tagged `tag` — or, with `at_continue`, up to a
+    /// continuation request (`+`, RFC 3501 §7.5), which gives `None`. EXISTS and EXPUNGE keep
+    /// the message count; a `BYE` is kept as the reason when the connection then ends; the
+    /// other responses go to `each`.
+    async fn read_until(
+        &mut self,
+        tag: &str,
+        at_continue: bool,
+        each: &mut impl FnMut(&Response<'_>),
+    ) -> Result<Option<Done>, Fail> {
         let mut bye: Option<String> = None;
         loop {
             // Each read is bounded by the stream's inactivity timeout ([`Conn`]), not the
@@ -627,12 +643,13 @@ impl Link {
                 Ok(Some(r)) => r,
             };
             match resp.parsed() {
+                Response::Continue(_) if at_continue => return Ok(None),
                 Response::Done {
                     tag: t,
                     status,
                     outcome,
                 } if t.0 == tag => {
-                    return Ok(Done {
+                    return Ok(Some(Done {
                         ok: *status == Status::Ok,
                         trycreate: matches!(outcome.code, Some(ResponseCode::TryCreate)),
                         text: outcome_text(
@@ -640,7 +657,7 @@ impl Link {
                             outcome.information.as_deref(),
                             outcome.code.is_some(),
                         ),
-                    })
+                    }))
                 }
                 Response::Data {
                     status: Status::Bye,
@@ -789,32 +806,8 @@ impl Link {
         };
         self.session.get_mut().reset_timers();
         // The server answers `+` to go on, or completes the command at once (NO/BAD).
-        loop {
-            let resp = match self.session.read_response().await {
-                Err(e) => return Err(self.read_fail(e)),
-                Ok(None) => return Err(Fail::Lost("the server closed the connection".into())),
-                Ok(Some(r)) => r,
-            };
-            match resp.parsed() {
-                Response::Continue(_) => break,
-                Response::Done {
-                    tag: t,
-                    status,
-                    outcome,
-                } if *t == tag => {
-                    return Ok(Done {
-                        ok: *status == Status::Ok,
-                        trycreate: matches!(outcome.code, Some(ResponseCode::TryCreate)),
-                        text: outcome_text(
-                            resp.borrow_owner(),
-                            outcome.information.as_deref(),
-                            outcome.code.is_some(),
-                        ),
-                    })
-                }
-                Response::MailboxData(MailboxDatum::Exists(n)) => self.exists = *n,
-                _ => {}
-            }
+        if let Some(d) = self.read_until(&tag.0, true, &mut |_| {}).await? {
+            return Ok(d);
         }
         // The literal: bounded by the stream's inactivity timeout, not as a whole.
         let write = async {
